@@ -1,0 +1,1 @@
+"""cosearch: data-network co-search for efficient semantic segmentation."""

@@ -1,0 +1,1 @@
+"""The searchable space: masked ops, choice sites, model families, data-slimming gates, derive."""
