@@ -179,3 +179,37 @@ def layer_cost(work: Work, target: Target, training: bool = False) -> Cost:
         total = total + _pass_cost(part, target)
     total.params, total.activations = work.params, work.act_out
     return total
+
+
+# Per-op conventions for the layers that are not conv/linear. ``profile`` (tracing) and the
+# supernet's expected cost both call these, so the two agree exactly at a one-hot arch.
+
+def batchnorm_work(numel: Number, channels: Number) -> Work:
+    """Inference batch-norm: a scale and a shift per element; reads mean, var, weight, bias."""
+    return elementwise_work(numel, numel, ops_per_output=2.0, params=4 * _t(channels))
+
+
+def activation_work(numel: Number) -> Work:
+    """ReLU, ReLU6, sigmoid, hard-swish, ...: one op per element."""
+    return elementwise_work(numel, numel, ops_per_output=1.0)
+
+
+def binary_work(numel_out: Number, num_inputs: int = 2) -> Work:
+    """Element-wise add / multiply of ``num_inputs`` tensors of the output's size."""
+    return elementwise_work(num_inputs * _t(numel_out), numel_out, ops_per_output=num_inputs - 1)
+
+
+def pool_work(numel_in: Number, numel_out: Number) -> Work:
+    """Max / average pooling (fixed or adaptive): every input element is read and combined once."""
+    numel_in, numel_out = _t(numel_in), _t(numel_out)
+    return elementwise_work(numel_in, numel_out, ops_per_output=numel_in / numel_out)
+
+
+def resize_work(numel_in: Number, numel_out: Number, mode: str = "bilinear") -> Work:
+    """``F.interpolate``: 4 ops per output element for (bi)linear, a copy for nearest."""
+    return elementwise_work(numel_in, numel_out, ops_per_output=0.0 if mode == "nearest" else 4.0)
+
+
+def concat_work(numel_out: Number) -> Work:
+    """``torch.cat``: a copy of all inputs into the output."""
+    return elementwise_work(numel_out, numel_out, ops_per_output=0.0)
