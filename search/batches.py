@@ -1,0 +1,57 @@
+"""Batches as a pure function of (seed, step): resuming at a step replays the same data.
+
+Each epoch is a permutation drawn from ``(seed, epoch)``; step ``s`` takes the next
+``batch_size`` indices of its epoch (the last, short batch of an epoch is skipped).
+
+>>> a = step_indices(10, 4, step=3, seed=0)
+>>> a == step_indices(10, 4, step=3, seed=0), len(a)
+(True, 4)
+"""
+from __future__ import annotations
+
+import hashlib
+import random
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from .cli import UserError
+
+
+def derive_seed(*parts: object) -> int:
+    """A 63-bit seed from any parts, e.g. ``derive_seed(seed, "search", step)``."""
+    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
+
+
+def seed_step(*parts: object) -> int:
+    """Seed torch, numpy and python from ``parts``: every random draw of a step is replayable."""
+    seed = derive_seed(*parts)
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+    random.seed(seed)
+    return seed
+
+
+def step_indices(n: int, batch_size: int, step: int, seed: int, tag: str = "train") -> list[int]:
+    """The dataset indices of global batch ``step`` (all ranks together)."""
+    if n < batch_size:
+        raise UserError(f"the {tag} split has {n} images, fewer than the batch size {batch_size}; "
+                        f"lower data.batch_size or add images")
+    per_epoch = n // batch_size
+    epoch, k = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(derive_seed(seed, tag, "epoch", epoch))
+    perm = torch.randperm(n, generator=g)
+    return perm[k * batch_size:(k + 1) * batch_size].tolist()
+
+
+def collate(dataset: Dataset, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Stack ``dataset[i]`` for ``i`` in ``indices`` into an image batch and a mask batch."""
+    images, masks = zip(*(dataset[i] for i in indices))
+    shapes = {tuple(im.shape) for im in images}
+    if len(shapes) > 1:
+        raise UserError(f"images of one batch differ in size ({sorted(shapes)}); set data.crop "
+                        f"to a fixed training crop [height, width]")
+    return torch.stack(images), torch.stack(masks)
