@@ -35,6 +35,7 @@ class SegDataset(torch.utils.data.Dataset):
 
     ignore_index: int = IGNORE_INDEX
     feature_cache_dir: str | None = None  # where complexity features are cached (None: the default)
+    data_root: Path | None = None         # the dataset's folder (file datasets): default cache beside it
 
     def __init__(self, class_names: Sequence[str], transform: TrainTransform | None = None) -> None:
         self.class_names = list(class_names)

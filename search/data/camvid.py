@@ -25,5 +25,5 @@ def camvid(root: str | Path, split: str, transform: TrainTransform | None = None
     labels_dir = require_dir(root / f"{split}annot", "camvid", LAYOUT)
     images = [p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS]
     pairs = pair_files(images, lambda p: labels_dir / p.name, "camvid", images_dir)
-    return PairedFiles("camvid", pairs, CLASS_NAMES, identity_lut(len(CLASS_NAMES), [VOID_ID]),
+    return PairedFiles("camvid", root, pairs, CLASS_NAMES, identity_lut(len(CLASS_NAMES), [VOID_ID]),
                        transform, resize)

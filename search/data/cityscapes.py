@@ -56,4 +56,4 @@ def cityscapes(root: str | Path, split: str, transform: TrainTransform | None = 
 
     images = list(images_dir.glob("*/*_leftImg8bit.png"))
     pairs = pair_files(images, mask_for, "cityscapes", images_dir)
-    return PairedFiles("cityscapes", pairs, CLASS_NAMES, LABEL_TO_TRAIN, transform, resize)
+    return PairedFiles("cityscapes", root, pairs, CLASS_NAMES, LABEL_TO_TRAIN, transform, resize)

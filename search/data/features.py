@@ -16,8 +16,9 @@ Features (:data:`FEATURE_NAMES`), all from the untransformed full-resolution ite
 The cache file ``<cache_dir>/features/<key>.npz`` is keyed by a hash of the dataset's content
 (``dataset.cache_key()``: file names, sizes and mtimes, or the generator's parameters) and of
 this module's feature version, so a stale cache is never used; it is written to a temporary
-file and renamed. ``cache_dir`` defaults to ``dataset.feature_cache_dir``, then
-``$COSEARCH_CACHE``, then ``~/.cache/cosearch``.
+file and renamed. ``cache_dir`` defaults to ``dataset.feature_cache_dir`` (the ``cache_dir``
+config key), then ``$COSEARCH_CACHE``, then ``<root>/.cosearch-cache`` beside a file dataset
+when its root is writable, then ``~/.cache/cosearch``.
 
 >>> from search.data import build_dataset
 >>> import tempfile
@@ -29,6 +30,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -96,8 +98,10 @@ def _label_detail_loss(lab: np.ndarray, valid: np.ndarray, num_classes: int) -> 
 
 def cache_path(dataset: SegDataset, cache_dir: str | Path | None = None) -> Path:
     """Where :func:`complexity_features` keeps this dataset's features."""
-    base = cache_dir or dataset.feature_cache_dir or os.environ.get("COSEARCH_CACHE") or \
-        Path.home() / ".cache" / "cosearch"
+    base = cache_dir or dataset.feature_cache_dir or os.environ.get("COSEARCH_CACHE")
+    if not base and dataset.data_root is not None and os.access(dataset.data_root, os.W_OK):
+        base = dataset.data_root / ".cosearch-cache"
+    base = base or Path.home() / ".cache" / "cosearch"
     key = digest("features", FEATURE_VERSION, FEATURE_NAMES, dataset.cache_key())
     return Path(base) / "features" / f"{key}.npz"
 
@@ -106,7 +110,7 @@ def _read_cache(path: Path, n: int) -> Tensor | None:
     try:
         with np.load(path, allow_pickle=False) as z:
             feats, names = z["features"], tuple(str(s) for s in z["names"])
-    except (OSError, ValueError, KeyError):
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
         return None  # missing or damaged: recompute
     if names != FEATURE_NAMES or feats.shape != (n, len(FEATURE_NAMES)):
         return None

@@ -53,13 +53,13 @@ def identity_lut(num_classes: int, void_ids: Sequence[int] = ()) -> np.ndarray:
 
 
 class PairedFiles(SegDataset):
-    """(image file, label file) pairs with a label lookup table; optional ``resize`` = (H, W)."""
+    """(image file, label file) pairs under ``root`` with a label lookup table; optional ``resize`` = (H, W)."""
 
-    def __init__(self, name: str, pairs: Sequence[tuple[Path, Path]], class_names: Sequence[str],
+    def __init__(self, name: str, root: Path, pairs: Sequence[tuple[Path, Path]], class_names: Sequence[str],
                  lut: np.ndarray, transform: TrainTransform | None = None,
                  resize: tuple[int, int] | None = None) -> None:
         super().__init__(class_names, transform)
-        self.name, self.pairs, self.lut = name, list(pairs), np.asarray(lut, np.int64)
+        self.name, self.data_root, self.pairs, self.lut = name, Path(root), list(pairs), np.asarray(lut, np.int64)
         self.resize = tuple(resize) if resize else None
 
     def __len__(self) -> int:

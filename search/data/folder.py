@@ -28,4 +28,4 @@ def folder(root: str | Path, split: str, classes: Sequence[str], transform: Trai
 
     images = [p for p in images_dir.iterdir() if p.suffix.lower() in IMAGE_EXTS]
     pairs = pair_files(images, mask_for, "folder", images_dir)
-    return PairedFiles("folder", pairs, list(classes), identity_lut(len(classes)), transform, resize)
+    return PairedFiles("folder", root, pairs, list(classes), identity_lut(len(classes)), transform, resize)
