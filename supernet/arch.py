@@ -1,0 +1,217 @@
+"""arch.json: the derived architecture, self-describing and validated (DESIGN.md §4).
+
+Fields: ``format`` ("cosearch-arch"), ``version`` (1), ``family``, ``num_classes``,
+``choices`` (every site of the family with its value; optionally ``data.inference_scale``)
+are required; ``space`` (the space options, default ``{"widest": 1.0, "width_fractions":
+[0.25, ..., 1.0]}``), ``layers`` (the derived net's convolutions, regenerated when missing,
+checked when present), ``data`` (``inference_scale``, ``train_gate``, ... for the data
+side), ``cost`` and ``metrics`` are optional. Any other field is an error.
+
+>>> arch = baseline_arch("pspnet", 5, width_mult=0.5)
+>>> arch["choices"]["backbone.stage4.width"], arch["choices"]["head.ppm.bin3"]
+(48, True)
+>>> build_from_arch(arch)(torch.zeros(1, 3, 32, 32)).shape
+torch.Size([1, 5, 32, 32])
+"""
+from __future__ import annotations
+
+import functools
+import json
+import os
+import random
+import tempfile
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import nn
+
+from .families import FAMILIES, build_family
+from .sites import KEEP_OPTIONS
+from .space import ArchError, Space
+
+FORMAT, VERSION = "cosearch-arch", 1
+REQUIRED = ("format", "version", "family", "num_classes", "choices")
+OPTIONAL = ("space", "layers", "data", "cost", "metrics")
+#: choices that describe the data side, not a site of the network
+DATA_CHOICES = ("data.inference_scale",)
+
+
+def site_options(family: str, num_classes: int, **space_options: Any) -> tuple[dict[str, tuple], list[tuple]]:
+    """``({site name: options}, [groups of keep sites of which one must be kept])``."""
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise ArchError(f"unknown family {family!r}; known families: {', '.join(FAMILIES)}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ArchError(f"num_classes must be a positive integer, got {num_classes!r}")
+    frozen = tuple(sorted((str(k), _freeze(v)) for k, v in space_options.items()))
+    try:
+        hash(frozen)
+    except TypeError:
+        raise ArchError(f"space options must be numbers or lists of numbers, got {space_options!r}") from None
+    space = _search_space(family, num_classes, frozen)
+    return dict(space.options), list(space.groups)
+
+
+@functools.lru_cache(maxsize=32)
+def _search_space(family: str, num_classes: int, frozen: tuple) -> Space:
+    space = _space(None, dict(frozen))
+    with torch.device("meta"):
+        build_family(family, num_classes, space)
+    return space
+
+
+def _freeze(v: Any) -> Any:
+    return tuple(v) if isinstance(v, list) else v
+
+
+def _space(choices: Mapping[str, Any] | None, space_options: Mapping[str, Any]) -> Space:
+    try:
+        return Space(choices, **space_options)
+    except TypeError:
+        raise ArchError(f"unknown space option in {sorted(space_options)}; allowed: widest, width_fractions") from None
+
+
+def build_network(family: str, num_classes: int, choices: Mapping[str, Any],
+                  space_options: Mapping[str, Any] | None = None, device: Any = None) -> nn.Module:
+    """The fixed network of ``choices`` (validated: unknown, missing or bad values are errors)."""
+    space_options = dict(space_options or {})
+    options, _ = site_options(family, num_classes, **space_options)
+    unknown = [n for n in choices if n not in options and n not in DATA_CHOICES]
+    if unknown:
+        raise ArchError(f"unknown choice {unknown[0]!r} for family {family!r}; its sites are: {', '.join(options)}")
+    for name in DATA_CHOICES:
+        if name in choices:
+            _check_scale(choices[name], f"choice {name!r}")
+    with torch.device(device or "cpu"):
+        return build_family(family, num_classes, _space(choices, space_options))
+
+
+def _check_scale(value: Any, what: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 4:
+        raise ArchError(f"{what} must be a number in (0, 4], got {value!r}")
+
+
+def conv_layers(net: nn.Module) -> list[dict[str, Any]]:
+    """The ``layers`` list: every ``nn.Conv2d`` of ``net`` with its shape attributes."""
+    return [{"name": name, "op": "conv2d", "in": m.in_channels, "out": m.out_channels, "kernel": m.kernel_size[0],
+             "stride": m.stride[0], "dilation": m.dilation[0], "groups": m.groups}
+            for name, m in net.named_modules() if isinstance(m, nn.Conv2d)]
+
+
+def make_arch(family: str, num_classes: int, choices: Mapping[str, Any],
+              space_options: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None) -> dict:
+    """A complete, validated arch dict (``layers`` filled from the network it describes)."""
+    space_options = dict(space_options or {})
+    net = build_network(family, num_classes, choices, space_options, device="meta")
+    arch = {"format": FORMAT, "version": VERSION, "family": family, "num_classes": num_classes,
+            "space": _space(None, space_options).space_options(), "choices": dict(choices),
+            "layers": conv_layers(net)}
+    if data is not None:
+        arch["data"] = dict(data)
+    return validate_arch(arch)
+
+
+def validate_arch(arch: Any, where: str = "arch") -> dict:
+    """Check an arch dict against its family; returns it with ``space`` and ``layers`` filled in."""
+    if not isinstance(arch, dict):
+        raise ArchError(f"{where}: expected a JSON object, got {type(arch).__name__}")
+    for key in REQUIRED:
+        if key not in arch:
+            raise ArchError(f"{where}: missing field {key!r}")
+    extra = [k for k in arch if k not in REQUIRED + OPTIONAL]
+    if extra:
+        raise ArchError(f"{where}: unknown field {extra[0]!r}; allowed: {', '.join(REQUIRED + OPTIONAL)}")
+    if arch["format"] != FORMAT:
+        raise ArchError(f"{where}: format is {arch['format']!r}, expected {FORMAT!r}")
+    if arch["version"] != VERSION or isinstance(arch["version"], bool):
+        raise ArchError(f"{where}: unsupported version {arch['version']!r}; this cosearch reads version {VERSION}")
+    if not isinstance(arch["family"], str) or arch["family"] not in FAMILIES:
+        raise ArchError(f"{where}: unknown family {arch['family']!r}; known families: {', '.join(FAMILIES)}")
+    for key, kind in (("choices", dict), ("space", dict), ("data", dict), ("cost", dict), ("metrics", dict),
+                      ("layers", list)):
+        if key in arch and not isinstance(arch[key], kind):
+            raise ArchError(f"{where}: field {key!r} must be a JSON {'object' if kind is dict else 'array'}")
+    data = arch.get("data", {})
+    if "inference_scale" in data:
+        _check_scale(data["inference_scale"], f"{where}: data.inference_scale")
+        if arch["choices"].get("data.inference_scale", data["inference_scale"]) != data["inference_scale"]:
+            raise ArchError(f"{where}: choices['data.inference_scale'] and data.inference_scale differ")
+    try:
+        net = build_network(arch["family"], arch["num_classes"], arch["choices"], arch.get("space"), device="meta")
+    except ArchError as err:
+        raise ArchError(f"{where}: {err}") from None
+    layers = conv_layers(net)
+    if "layers" in arch and arch["layers"] != layers:
+        bad = next((i for i, (a, b) in enumerate(zip(arch["layers"], layers)) if a != b), min(len(layers),
+                                                                                            len(arch["layers"])))
+        raise ArchError(f"{where}: field 'layers' does not match the network its choices describe (first "
+                        f"difference at entry {bad}); delete 'layers' to regenerate it")
+    out = dict(arch)
+    out["space"] = _space(None, arch.get("space", {})).space_options()
+    out["layers"] = layers
+    return out
+
+
+def save_arch(arch: Mapping[str, Any], path: str | os.PathLike) -> None:
+    """Validate and write ``arch`` as JSON (atomically: a temporary file renamed)."""
+    arch = validate_arch(dict(arch))
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(arch, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def load_arch(path: str | os.PathLike) -> dict:
+    """Read and validate an arch.json; errors name the file and the field."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArchError(f"arch file {path} does not exist")
+    try:
+        arch = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ArchError(f"{path}: not valid JSON: {err}") from None
+    return validate_arch(arch, where=str(path))
+
+
+def build_from_arch(arch_or_path: Mapping[str, Any] | str | os.PathLike) -> nn.Module:
+    """The plain network an arch describes, with fresh weights."""
+    if isinstance(arch_or_path, (str, os.PathLike)):
+        arch = load_arch(arch_or_path)
+    else:
+        arch = validate_arch(dict(arch_or_path))
+    return build_network(arch["family"], arch["num_classes"], arch["choices"], arch["space"])
+
+
+def baseline_arch(family: str, num_classes: int, width_mult: float = 1.0, inference_scale: float = 1.0,
+                  **space_options: Any) -> dict:
+    """A fixed network: every branch kept, every width the option nearest ``width_mult`` x widest.
+
+    Ties go to the wider option; a ``width_mult`` below the narrowest option (1/4 of the
+    widest by default) gives the narrowest. Channel counts are multiples of 4.
+    """
+    if isinstance(width_mult, bool) or not isinstance(width_mult, (int, float)) or not 0 < width_mult <= 1:
+        raise ArchError(f"width_mult must be in (0, 1], got {width_mult!r}")
+    _check_scale(inference_scale, "inference_scale")
+    options, _ = site_options(family, num_classes, **space_options)
+    choices: dict[str, Any] = {}
+    for name, opts in options.items():
+        if opts == KEEP_OPTIONS:
+            choices[name] = True
+        else:
+            goal = width_mult * max(opts)
+            choices[name] = min(opts, key=lambda o: (abs(o - goal), -o))
+    choices["data.inference_scale"] = inference_scale
+    return make_arch(family, num_classes, choices, space_options, data={"inference_scale": inference_scale})
+
+
+def random_arch(family: str, num_classes: int, rng: random.Random | int | None = None, **space_options: Any) -> dict:
+    """A uniformly random arch (each site uniform; a group with nothing kept keeps one at random)."""
+    rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+    options, groups = site_options(family, num_classes, **space_options)
+    choices = {name: rng.choice(opts) for name, opts in options.items()}
+    for group in groups:
+        if not any(choices[n] for n in group):
+            choices[rng.choice(group)] = True
+    return make_arch(family, num_classes, choices, space_options)

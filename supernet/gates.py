@@ -1,0 +1,283 @@
+"""Data slimming: a per-image gate over training actions and the global inference resolution.
+
+The gate (DESIGN.md §2) maps an image's complexity features to logits over actions, by
+default ``("drop", 0.5, 0.75, 1.0)``: skip the image this step, or train on it at that input
+scale. Labels always stay at full resolution (logits are upsampled), so a downsampled image
+is charged for the detail it lost.
+
+* :meth:`DataGate.sample`: a hard Gumbel-softmax sample per image (straight-through) and the
+  action probabilities.
+* :meth:`DataGate.loss_weights`: the image's weight in the weight (W) loss.
+* :func:`estimate_regret`: what each action costs each image in accuracy, measured by the
+  current network on a probe batch.
+* :func:`gate_objective`: ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_k)``; "drop
+  everything" never minimises it.
+* :func:`group_by_action` / :func:`gated_loss`: one forward per resolution in a mixed batch.
+* :class:`InferenceResolution`: logits ``rho`` over the deployment input scale.
+
+>>> import torch
+>>> gate = DataGate(num_features=8)
+>>> sample, probs = gate.sample(torch.randn(4, 8), tau=1.0)
+>>> tuple(sample.shape), bool(torch.allclose(probs.sum(1), torch.ones(4)))
+((4, 4), True)
+"""
+from __future__ import annotations
+
+from typing import Callable, NamedTuple, Sequence, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+Action = Union[str, float]
+DEFAULT_ACTIONS: tuple[Action, ...] = ("drop", 0.5, 0.75, 1.0)
+IGNORE_INDEX = 255
+LossFn = Callable[[Tensor, Tensor], Tensor]
+
+
+def parse_actions(actions: Sequence[Action]) -> tuple[Action, ...]:
+    """Validate an action list: ``"drop"`` at most once, distinct scales in (0, 1]."""
+    out: list[Action] = []
+    for a in actions:
+        if a == "drop":
+            out.append("drop")
+        elif isinstance(a, (int, float)) and not isinstance(a, bool) and 0 < float(a) <= 1:
+            out.append(float(a))
+        else:
+            raise ValueError(f"gate action {a!r}: expected 'drop' or a scale in (0, 1]")
+    if len(set(out)) != len(out) or not any(a != "drop" for a in out):
+        raise ValueError(f"gate actions {list(actions)}: expected distinct actions with at least one scale")
+    return tuple(out)
+
+
+def action_scales(actions: Sequence[Action]) -> Tensor:
+    """Input scale per action, ``0.0`` for drop."""
+    return torch.tensor([0.0 if a == "drop" else float(a) for a in actions])
+
+
+def gumbel_softmax(logits: Tensor, tau: float, hard: bool = True,
+                   generator: torch.Generator | None = None) -> Tensor:
+    """Gumbel-softmax over the last dim; ``hard``: one-hot forward, soft gradient (straight-through).
+
+    ``generator`` (a CPU generator) makes the noise reproducible.
+    """
+    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
+    g = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-10)))
+    soft = F.softmax((logits + g) / tau, dim=-1)
+    if not hard:
+        return soft
+    one_hot = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
+    return one_hot - soft.detach() + soft
+
+
+class DataGate(nn.Module):
+    """A small MLP from (normalised) complexity features to logits over training actions.
+
+    Features are standardised with buffers set by :meth:`fit_normalization` (call it once
+    with the whole train split's features). The last layer starts at zero: uniform actions.
+    """
+
+    def __init__(self, num_features: int, actions: Sequence[Action] = DEFAULT_ACTIONS, hidden: int = 16) -> None:
+        super().__init__()
+        self.actions = parse_actions(actions)
+        self.hidden = hidden
+        self.net = nn.Sequential(nn.Linear(num_features, hidden), nn.ReLU(), nn.Linear(hidden, len(self.actions)))
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.zeros_(self.net[-1].bias)
+        self.register_buffer("feature_mean", torch.zeros(num_features))
+        self.register_buffer("feature_std", torch.ones(num_features))
+        self.register_buffer("scales", action_scales(self.actions))
+
+    @property
+    def drop_index(self) -> int | None:
+        return self.actions.index("drop") if "drop" in self.actions else None
+
+    def fit_normalization(self, features: Tensor) -> None:
+        """Standardise features with the mean and std of ``features`` (N, F)."""
+        self.feature_mean.copy_(features.mean(0))
+        self.feature_std.copy_(features.std(0, unbiased=False).clamp_min(1e-6))
+
+    def forward(self, features: Tensor) -> Tensor:
+        return self.net((features - self.feature_mean) / self.feature_std)
+
+    def sample(self, features: Tensor, tau: float, hard: bool = True,
+               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(sample, probs)``, both (N, K): a Gumbel-softmax sample (one-hot when ``hard``,
+        straight-through) and the softmax probabilities."""
+        logits = self(features)
+        return gumbel_softmax(logits, tau, hard, generator), F.softmax(logits, dim=-1)
+
+    def choose(self, features: Tensor) -> Tensor:
+        """The most likely action index per image (N,), for deployment and reports."""
+        return self(features).argmax(-1)
+
+    def loss_weights(self, sample: Tensor, probs: Tensor, max_weight: float = 4.0) -> Tensor:
+        """Each image's weight in the W loss (N,), detached.
+
+        Dropped images weigh 0. A kept image weighs ``1 / P(kept)`` (importance weighting:
+        in expectation over gate samples every image contributes as if never dropped), clipped
+        at ``max_weight``, and the weights are normalised to mean 1 over the kept images so
+        the learning rate keeps its meaning. The gate learns from :func:`gate_objective` only,
+        never from the W loss (which it could lower by dropping hard images).
+        """
+        sample, probs = sample.detach(), probs.detach()
+        d = self.drop_index
+        kept = 1.0 - sample[:, d] if d is not None else torch.ones(len(sample), device=sample.device)
+        keep_prob = 1.0 - probs[:, d] if d is not None else torch.ones_like(kept)
+        w = kept / keep_prob.clamp_min(1.0 / max_weight)
+        return w * kept.sum().clamp_min(1.0) / w.sum().clamp_min(1e-12)
+
+    def objective(self, probs: Tensor, regret: Tensor, train_cost: Tensor, lambda_train: float) -> Tensor:
+        """:func:`gate_objective` with this gate's drop action."""
+        return gate_objective(probs, regret, train_cost, lambda_train, self.drop_index)
+
+    def to_dict(self) -> dict:
+        return {"actions": list(self.actions), "hidden": self.hidden, "num_features": self.net[0].in_features}
+
+
+def gate_objective(probs: Tensor, regret: Tensor, train_cost: Tensor, lambda_train: float,
+                   drop_index: int | None = 0, drop_margin: float = 0.25) -> Tensor:
+    """``sum_i sum_k p_ik (regret_ik + lambda_train * cost_k)``, averaged over the batch.
+
+    ``regret`` (N, K) as from :func:`estimate_regret`; ``train_cost`` (K,) the training cost
+    per action relative to full resolution (drop: 0). The drop column is first renormalised
+    to batch mean 1 (a no-op for :func:`estimate_regret`'s output) and multiplied by
+    ``kappa = max(1, (1 + drop_margin) * lambda_train * max(train_cost))``. Dropping the whole
+    batch then costs ``kappa * N``, more than training every image at the most expensive
+    action (``lambda_train * max(cost) * N`` with regret 0 at full resolution), so "drop
+    everything" never minimises the objective, whatever the losses and ``lambda_train``.
+    """
+    regret = regret.to(probs.dtype)
+    cost = train_cost.to(probs.dtype)
+    if drop_index is not None:
+        d = regret[:, drop_index]
+        kappa = max(1.0, (1.0 + drop_margin) * lambda_train * float(cost.max()))
+        d = kappa * d / d.mean().clamp_min(1e-12)
+        regret = torch.cat([regret[:, :drop_index], d[:, None], regret[:, drop_index + 1:]], dim=1)
+    return (probs * (regret + lambda_train * cost)).sum(1).mean()
+
+
+def per_image_loss(logits: Tensor, masks: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Cross-entropy averaged over each image's labelled pixels (N,); 0 for an image with none."""
+    pixel = F.cross_entropy(logits, masks, ignore_index=ignore_index, reduction="none")
+    valid = (masks != ignore_index).flatten(1).sum(1)
+    return pixel.flatten(1).sum(1) / valid.clamp_min(1)
+
+
+def resize_images(images: Tensor, scale: float) -> Tensor:
+    """Images (N, 3, H, W) at ``scale`` (bilinear, antialiased when shrinking)."""
+    if scale == 1.0:
+        return images
+    h, w = images.shape[-2:]
+    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
+
+
+def forward_at_scale(model: nn.Module, images: Tensor, scale: float) -> Tensor:
+    """Logits of ``model`` on the images resized by ``scale``, upsampled back to full resolution."""
+    logits = model(resize_images(images, scale))
+    if logits.shape[-2:] != images.shape[-2:]:
+        logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
+    return logits
+
+
+@torch.no_grad()
+def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Sequence[Action] = DEFAULT_ACTIONS,
+                    loss_fn: LossFn = per_image_loss) -> Tensor:
+    """Regret (N, K) of each action for each image, in units of the batch's mean full-res loss.
+
+    Scale ``s``: ``max(0, L_s - L_1)``, the loss increase of the current network when the input
+    is downsampled (logits upsampled to the full-resolution labels). Drop: ``L_1``, the learning
+    signal the image would give, so a hard image is never cheap to drop. Dividing by the mean
+    full-res loss keeps the objective stationary while training lowers the loss. The model runs
+    in eval mode (batch-norm running statistics), then returns to its previous mode.
+    """
+    actions = parse_actions(actions)
+    was_training = model.training
+    model.eval()
+    try:
+        scales = sorted({1.0, *(a for a in actions if a != "drop")})
+        loss = {s: loss_fn(forward_at_scale(model, images, s), masks).float() for s in scales}
+    finally:
+        model.train(was_training)
+    full = loss[1.0]
+    cols = [full if a == "drop" else (loss[a] - full).clamp_min(0) for a in actions]
+    return torch.stack(cols, dim=1) / full.mean().clamp_min(1e-8)
+
+
+class ActionGroup(NamedTuple):
+    action: int       # index into the gate's actions
+    scale: float
+    index: Tensor     # positions in the batch
+    images: Tensor    # resized to ``scale``
+    masks: Tensor     # full resolution
+
+
+def group_by_action(images: Tensor, masks: Tensor, choice: Tensor,
+                    actions: Sequence[Action] = DEFAULT_ACTIONS) -> list[ActionGroup]:
+    """Split a batch into one sub-batch per kept action (drop and empty groups are left out).
+
+    ``choice`` is (N,) action indices or (N, K) one-hot / probabilities (argmax is taken).
+    """
+    actions = parse_actions(actions)
+    idx = choice.argmax(-1) if choice.dim() == 2 else choice
+    groups = []
+    for k, a in enumerate(actions):
+        sel = (idx == k).nonzero().flatten()
+        if a == "drop" or len(sel) == 0:
+            continue
+        groups.append(ActionGroup(k, float(a), sel, resize_images(images[sel], float(a)), masks[sel]))
+    return groups
+
+
+def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, weights: Tensor,
+               actions: Sequence[Action] = DEFAULT_ACTIONS, loss_fn: LossFn = per_image_loss) -> Tensor:
+    """The W loss of a mixed-resolution batch: one forward per action group, logits upsampled
+    to the full-resolution labels, ``sum_i weights_i * loss_i / number kept`` (0 if all dropped)."""
+    total = images.new_zeros(())
+    kept = 0
+    for g in group_by_action(images, masks, choice, actions):
+        logits = model(g.images)
+        if logits.shape[-2:] != g.masks.shape[-2:]:
+            logits = F.interpolate(logits, size=g.masks.shape[-2:], mode="bilinear", align_corners=False)
+        total = total + (loss_fn(logits, g.masks) * weights[g.index]).sum()
+        kept += len(g.index)
+    return total / max(kept, 1)
+
+
+class InferenceResolution(nn.Module):
+    """Logits ``rho`` over the deployment input scale (global, one per network).
+
+    >>> res = InferenceResolution((0.5, 0.75, 1.0))
+    >>> {s: round(float(p), 3) for s, p in res.scale_probs().items()}
+    {0.5: 0.333, 0.75: 0.333, 1.0: 0.333}
+    """
+
+    def __init__(self, scales: Sequence[float] = (0.5, 0.75, 1.0)) -> None:
+        super().__init__()
+        scales = tuple(float(s) for s in scales)
+        if not scales or len(set(scales)) != len(scales) or not all(0 < s <= 1 for s in scales):
+            raise ValueError(f"inference scales {list(scales)}: expected distinct values in (0, 1]")
+        self.scales = scales
+        self.rho = nn.Parameter(torch.zeros(len(scales)))
+
+    def probs(self) -> Tensor:
+        return F.softmax(self.rho, dim=-1)
+
+    def sample(self, tau: float, hard: bool = True, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+        """``(sample, probs)``, both (K,): a Gumbel-softmax sample and the probabilities."""
+        return gumbel_softmax(self.rho, tau, hard, generator), self.probs()
+
+    def scale_probs(self, weights: Tensor | None = None) -> dict[float, Tensor]:
+        """``{scale: weight}`` from ``weights`` (a sample) or the probabilities; differentiable,
+        usable as the supernet's ``expected_cost(scale_probs=...)``."""
+        w = self.probs() if weights is None else weights
+        return {s: w[k] for k, s in enumerate(self.scales)}
+
+    def choose(self) -> float:
+        """The most likely scale."""
+        return self.scales[int(self.rho.argmax())]
+
+    def to_dict(self) -> dict:
+        return {"scales": list(self.scales), "probs": [round(float(p), 6) for p in self.probs()],
+                "inference_scale": self.choose()}

@@ -1,0 +1,98 @@
+"""Choice sites: one architecture decision each, with logits and the current sample.
+
+A site has a stable dotted ``name`` (the key in arch.json ``choices``), its ``options``
+(channel counts for a width site, ``(False, True)`` for a keep site) and ``logits`` (an
+``nn.Parameter``). The supernet sets ``weights`` (a vector over the options: a Gumbel
+sample, soft or hard straight-through, or an exact one-hot) once per forward pass, and
+every layer using the site reads it.
+
+>>> site = ChoiceSite("backbone.stage1.width", width_options(16, (0.25, 0.5, 1.0)))
+>>> site.options
+(4, 8, 16)
+>>> site.weights = site.one_hot(8)
+>>> site.mask().tolist()[:10]
+[1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0, 0.0, 0.0]
+"""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+#: default width options: the widest times k/16 for k = 4..16 (1/4 ... 1 in steps of 1/16)
+DEFAULT_WIDTH_FRACTIONS: tuple[float, ...] = tuple(k / 16 for k in range(4, 17))
+#: every channel count is a multiple of this
+CHANNEL_MULTIPLE = 4
+KEEP_OPTIONS = (False, True)
+
+
+def round_channels(x: float) -> int:
+    """Nearest multiple of :data:`CHANNEL_MULTIPLE` (halves round up), at least one multiple."""
+    return max(CHANNEL_MULTIPLE, int(x / CHANNEL_MULTIPLE + 0.5) * CHANNEL_MULTIPLE)
+
+
+def width_options(widest: int, fractions: Sequence[float] = DEFAULT_WIDTH_FRACTIONS) -> tuple[int, ...]:
+    """The channel counts a width site offers: ``round_channels(widest * f)``, sorted, unique."""
+    return tuple(sorted({round_channels(widest * f) for f in fractions}))
+
+
+class ChoiceSite(nn.Module):
+    """One architecture decision: ``options``, learnable ``logits`` and the current ``weights``."""
+
+    def __init__(self, name: str, options: Sequence[Any]):
+        super().__init__()
+        if len(options) < 1:
+            raise ValueError(f"choice site {name!r} needs at least one option")
+        self.name, self.options = name, tuple(options)
+        self.is_keep = self.options == KEEP_OPTIONS
+        self.logits = nn.Parameter(torch.zeros(len(self.options)))
+        self.register_buffer("values", torch.tensor([float(v) for v in self.options], dtype=torch.float64),
+                             persistent=False)
+        if not self.is_keep:  # masks[k, c] = 1 where channel c is used by option k
+            widest = max(self.options)
+            masks = (torch.arange(widest)[None, :] < torch.tensor(self.options)[:, None]).float()
+            self.register_buffer("masks", masks, persistent=False)
+        self.weights: Tensor | None = None  # set by the supernet once per forward pass
+
+    def index(self, value: Any) -> int:
+        for i, option in enumerate(self.options):
+            if type(option) is type(value) and option == value:
+                return i
+        raise ValueError(f"choice {self.name!r}: {value!r} is not one of its options {list(self.options)}")
+
+    def one_hot(self, value: Any) -> Tensor:
+        out = torch.zeros(len(self.options), device=self.logits.device)
+        out[self.index(value)] = 1.0
+        return out
+
+    def expected(self, probs: Tensor) -> Tensor:
+        """E[value] under ``probs`` (float64): the mean width, or the probability of keeping."""
+        return probs.to(torch.float64) @ self.values
+
+    def mask(self) -> Tensor:
+        """Channel mask of a width site under the current weights: ``weights @ masks``."""
+        return self.weights @ self.masks
+
+    def keep_weight(self) -> Tensor:
+        """Weight of ``True`` for a keep site under the current weights (0/1 when hard)."""
+        return self.weights[1]
+
+    def extra_repr(self) -> str:
+        return f"{self.name!r}, options={list(self.options)}"
+
+
+def gumbel_softmax(logits: Tensor, tau: float, hard: bool) -> tuple[Tensor, Tensor]:
+    """A Gumbel-softmax sample ``(weights, soft)``; hard weights are one-hot, straight-through."""
+    gumbels = -torch.empty_like(logits).exponential_().log()
+    soft = ((logits + gumbels) / tau).softmax(-1)
+    if not hard:
+        return soft, soft
+    return straight_through(soft, int(soft.argmax())), soft
+
+
+def straight_through(soft: Tensor, index: int) -> Tensor:
+    """One-hot at ``index`` in the forward pass, the gradient of ``soft`` in the backward pass."""
+    hard = torch.zeros_like(soft)
+    hard[index] = 1.0
+    return hard - soft.detach() + soft

@@ -1,0 +1,203 @@
+"""The supernet: a family's network at its widest, its choice sites, sampling modes and costs.
+
+>>> net = build_supernet("multires", num_classes=4)
+>>> net.set_mode("gumbel_hard", tau=1.0)
+>>> net(torch.zeros(2, 3, 32, 64)).shape
+torch.Size([2, 4, 32, 64])
+>>> cost = net.expected_cost("jetson_tx2", input_shape=(1, 3, 32, 64))
+>>> cost.macs.backward()
+>>> all(site.logits.grad is not None for site in net.sites.values())
+True
+"""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import Any, Mapping, Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from cost_models.formulas import Cost
+from cost_models.target import Target, load_target
+
+from .arch import DATA_CHOICES, build_network, make_arch, validate_arch
+from .cost import CostPlan, Planner, Shape
+from .expr import Const
+from .families import build_family
+from .layers import ConvBNAct
+from .sites import ChoiceSite, gumbel_softmax
+from .space import ArchError, Space
+
+MODES = ("gumbel_hard", "gumbel_soft", "argmax", "fixed")
+
+
+def scaled_size(size: int, scale: float) -> int:
+    """Side length of an input resized by ``scale``: nearest integer (halves up), at least 1."""
+    return max(1, int(math.floor(size * scale + 0.5)))
+
+
+def scale_input(x: Tensor, scale: float) -> Tensor:
+    """``x`` (N, C, H, W) resized by ``scale`` (bilinear), to exactly :func:`scaled_size` sides."""
+    if scale == 1.0:
+        return x
+    size = (scaled_size(x.shape[-2], scale), scaled_size(x.shape[-1], scale))
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+
+
+_TARGETS: dict[str, Target] = {}
+
+
+def _target(target: str | Target) -> Target:
+    if isinstance(target, Target):
+        return target
+    if target not in _TARGETS:
+        _TARGETS[target] = load_target(target)
+    return _TARGETS[target]
+
+
+class Supernet(nn.Module):
+    """A family's searchable network. See the package docstring for the API."""
+
+    def __init__(self, family: str, num_classes: int, **space_options: Any):
+        super().__init__()
+        space = Space(None, **space_options)
+        self.family, self.num_classes = family, num_classes
+        self.space_options = space.space_options()
+        self.net = build_family(family, num_classes, space)
+        self.choice_sites = nn.ModuleDict({name.replace(".", "/"): site for name, site in space.sites.items()})
+        self.sites: OrderedDict[str, ChoiceSite] = OrderedDict(space.sites)
+        self.groups = [tuple(self.sites[n] for n in group) for group in space.groups]
+        self.mode, self.tau = "gumbel_hard", 1.0
+        self._plans: dict[tuple, CostPlan] = {}
+
+    # --- parameters -------------------------------------------------------------------
+    def arch_parameters(self) -> list[nn.Parameter]:
+        return [site.logits for site in self.sites.values()]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        return list(self.net.parameters())
+
+    def probabilities(self) -> dict[str, Tensor]:
+        return {name: site.logits.softmax(-1) for name, site in self.sites.items()}
+
+    # --- sampling -----------------------------------------------------------------------
+    def set_mode(self, mode: str, tau: float = 1.0, arch: Mapping[str, Any] | None = None) -> None:
+        """``gumbel_hard`` / ``gumbel_soft`` (temperature ``tau``), ``argmax``, or ``fixed`` (``arch``)."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        if mode.startswith("gumbel") and not tau > 0:
+            raise ValueError(f"Gumbel temperature must be > 0, got {tau!r}")
+        if mode == "fixed":
+            if arch is None:
+                raise ValueError("mode 'fixed' needs an arch")
+            choices = self._choices(arch)
+            for name, site in self.sites.items():
+                site.weights = site.one_hot(choices[name])
+        self.mode, self.tau = mode, float(tau)
+
+    def sample(self) -> None:
+        """Draw every site's weights for the next forward pass (``forward`` calls this)."""
+        if self.mode == "fixed":
+            return
+        hard = self.mode != "gumbel_soft"
+        softs = {}
+        for site in self.sites.values():
+            if self.mode == "argmax":
+                softs[site] = site.logits.detach().softmax(-1)
+                site.weights = F.one_hot(softs[site].argmax(), len(site.options)).to(softs[site].dtype)
+            else:
+                site.weights, softs[site] = gumbel_softmax(site.logits, self.tau, hard)
+        if hard:  # at least one branch of each group: if all dropped, keep the likeliest
+            for group in self.groups:
+                all_dropped = torch.stack([s.weights[0] for s in group]).prod() > 0.5
+                best = torch.stack([softs[s][1] for s in group]).argmax()
+                for i, s in enumerate(group):
+                    keep = F.one_hot(torch.tensor(1, device=s.weights.device), 2).to(softs[s].dtype)
+                    keep = keep - softs[s].detach() + softs[s]
+                    s.weights = torch.where(all_dropped & (best == i), keep, s.weights)
+
+    def forward(self, x: Tensor) -> Tensor:
+        self.sample()
+        return self.net(x)
+
+    # --- architectures ------------------------------------------------------------------
+    def argmax_choices(self) -> dict[str, Any]:
+        """The most likely option of every site (a group with nothing kept keeps its likeliest)."""
+        choices = {name: site.options[int(site.logits.argmax())] for name, site in self.sites.items()}
+        for group in self.groups:
+            if not any(choices[s.name] for s in group):
+                best = max(group, key=lambda s: float(s.logits[1] - s.logits[0]))
+                choices[best.name] = True
+        return choices
+
+    def argmax_arch(self) -> dict:
+        """The arch.json dict of :meth:`argmax_choices`."""
+        return make_arch(self.family, self.num_classes, self.argmax_choices(), self.space_options)
+
+    def _choices(self, arch: Mapping[str, Any]) -> dict[str, Any]:
+        """Validated choices from an arch dict (or a bare ``choices`` mapping) of this supernet."""
+        if "choices" in arch:
+            arch = validate_arch(dict(arch))
+            for key, mine in (("family", self.family), ("num_classes", self.num_classes),
+                              ("space", self.space_options)):
+                if arch[key] != mine:
+                    raise ArchError(f"arch {key} is {arch[key]!r}, but this supernet's is {mine!r}")
+            return dict(arch["choices"])
+        build_network(self.family, self.num_classes, arch, self.space_options, device="meta")
+        return dict(arch)
+
+    def derive(self, arch: Mapping[str, Any]) -> nn.Module:
+        """The slim plain network of ``arch`` with this supernet's weights sliced in."""
+        choices = self._choices(arch)
+        device = next(self.net.parameters()).device
+        net = build_network(self.family, self.num_classes, choices, self.space_options, device=device)
+        wanted = net.state_dict()
+        kept = dict(net.named_modules())
+        state = {}
+        for name, module in self.net.named_modules():
+            if isinstance(module, ConvBNAct) and name in kept:
+                state.update({f"{name}.{k}": v for k, v in module.sliced_state(choices).items()})
+        net.load_state_dict({k: state[k] for k in wanted})
+        return net.train(self.training)
+
+    # --- cost ---------------------------------------------------------------------------
+    def expected_cost(self, target: str | Target, input_shape: Sequence[int] = (1, 3, 512, 1024),
+                      scale_probs: Mapping[float, Tensor] | None = None, training: bool = False,
+                      probs: Mapping[str, Tensor] | None = None) -> Cost:
+        """Differentiable expected cost on ``target`` (see :mod:`supernet.cost`).
+
+        ``probs`` default to :meth:`probabilities`; ``scale_probs`` ({scale: probability})
+        mixes the costs at the input resized by each scale (:func:`scaled_size`).
+        """
+        probs = self.probabilities() if probs is None else probs
+        means = {name: site.expected(probs[name]) for name, site in self.sites.items()}
+        if scale_probs:
+            scales = tuple(sorted(scale_probs))
+            weights = torch.stack([torch.as_tensor(scale_probs[s]).to(torch.float64).cpu() for s in scales])
+        else:
+            scales, weights = (1.0,), torch.ones(1, dtype=torch.float64)
+        plan = self._plan(tuple(input_shape), scales)
+        return plan.evaluate({k: v.cpu() for k, v in means.items()}, _target(target), training, weights)
+
+    def _plan(self, input_shape: tuple, scales: tuple) -> CostPlan:
+        key = (input_shape, scales)
+        if key not in self._plans:
+            if len(input_shape) != 4:
+                raise ValueError(f"input_shape must be (N, C, H, W), got {input_shape!r}")
+            n, c, h, w = input_shape
+            plans = []
+            for s in scales:
+                planner = Planner(batch=n)
+                self.net.plan(planner, Shape(Const(c), scaled_size(h, s), scaled_size(w, s)))
+                plans.append(planner.terms)
+            self._plans[key] = CostPlan(n, plans)
+        return self._plans[key]
+
+
+def build_supernet(family: str, num_classes: int, **space_options: Any) -> Supernet:
+    """The supernet of ``family`` (space options: ``widest``, ``width_fractions``)."""
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise ArchError(f"num_classes must be a positive integer, got {num_classes!r}")
+    return Supernet(family, num_classes, **space_options)
