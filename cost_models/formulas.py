@@ -37,19 +37,31 @@ def _t(x: Number) -> Tensor:
     return x if torch.is_tensor(x) else torch.tensor(float(x), dtype=torch.float64)
 
 
+KINDS = ("conv", "pointwise", "elementwise")
+
+
 @dataclass
 class Work:
-    """Hardware-independent description of one layer's work (element counts, not bytes)."""
+    """Hardware-independent description of one layer's work (element counts, not bytes).
+
+    ``kind`` picks the compute efficiency of the MACs on a target: ``"conv"`` (a k x k
+    convolution with k > 1, incl. depthwise and transposed), ``"pointwise"`` (a 1 x 1
+    convolution or a linear layer: a matrix product) or ``"elementwise"`` (no MACs).
+    """
 
     macs: Tensor        # fused multiply-adds, fvcore's convention
     params: Tensor      # weight elements the layer reads (its parameters)
     act_in: Tensor      # input activation elements, all inputs together
     act_out: Tensor     # output activation elements
     vector_ops: Tensor  # element-wise arithmetic that is not a MAC (normalise, activate, pool, resize)
+    kind: str = "elementwise"
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Work.kind {self.kind!r} is not one of {', '.join(KINDS)}")
         for f in fields(self):
-            setattr(self, f.name, _t(getattr(self, f.name)))
+            if f.name != "kind":
+                setattr(self, f.name, _t(getattr(self, f.name)))
 
 
 def conv2d_work(batch: Number, c_in: Number, c_out: Number, h_in: Number, w_in: Number,
@@ -67,8 +79,9 @@ def conv2d_work(batch: Number, c_in: Number, c_out: Number, h_in: Number, w_in: 
     else:
         macs = batch * c_out * h_out * w_out * (c_in / groups) * k
     params = c_out * (c_in / groups) * k + (c_out if bias else 0.0)
+    kind = "pointwise" if k == 1 and not transposed else "conv"
     return Work(macs=macs, params=params, act_in=batch * c_in * h_in * w_in,
-                act_out=batch * c_out * h_out * w_out, vector_ops=0.0)
+                act_out=batch * c_out * h_out * w_out, vector_ops=0.0, kind=kind)
 
 
 def linear_work(rows: Number, in_features: Number, out_features: Number, bias: bool = False) -> Work:
@@ -76,7 +89,7 @@ def linear_work(rows: Number, in_features: Number, out_features: Number, bias: b
     in_features, out_features = _t(in_features), _t(out_features)
     params = in_features * out_features + (out_features if bias else 0.0)
     return Work(macs=rows * in_features * out_features, params=params,
-                act_in=rows * in_features, act_out=rows * out_features, vector_ops=0.0)
+                act_in=rows * in_features, act_out=rows * out_features, vector_ops=0.0, kind="pointwise")
 
 
 def elementwise_work(act_in: Number, act_out: Number, ops_per_output: Number = 1.0,
@@ -142,12 +155,30 @@ def dram_traffic(work: Work, target: Target) -> tuple[Tensor, Tensor, Tensor]:
     return torch.minimum(tiled, no_reuse), compulsory, no_reuse
 
 
+def compute_time(work: Work, target: Target) -> Tensor:
+    """Seconds of arithmetic for ``work`` on ``target``, if memory were free.
+
+    MACs run at ``peak * utilization`` (``pointwise_utilization`` for 1 x 1 convs and linear
+    layers), and every output element of a MAC layer costs ``reduction_half`` extra MAC
+    slots (loading and storing its accumulator): the efficiency is ``K / (K + reduction_half)``
+    with ``K = macs / act_out`` the reduction length, low for depthwise convs and thin first
+    layers. Element-wise ops run at ``vector_ops_per_s``.
+    """
+    vector_s = work.vector_ops / target.vector_ops_per_s
+    if work.kind == "elementwise":
+        return work.macs / target.effective_macs_per_s + vector_s
+    utilization = target.pointwise_utilization if work.kind == "pointwise" else target.utilization
+    return (work.macs + target.reduction_half * work.act_out) / (target.peak_macs_per_s * utilization) + vector_s
+
+
 def _pass_cost(work: Work, target: Target) -> Cost:
     b = target.bytes_per_element
     dram, _, _ = dram_traffic(work, target)
     onchip = b * (2 * work.macs / target.register_reuse + work.act_in + work.act_out + work.params)
-    compute_s = work.macs / target.effective_macs_per_s + work.vector_ops / target.vector_ops_per_s
-    latency = torch.maximum(compute_s, dram / target.dram_bandwidth) + target.per_layer_overhead_s
+    # a pass with no work at all (a weight update of a layer without weights) is not launched
+    launched = (work.macs + work.vector_ops + work.act_in + work.act_out + work.params) > 0
+    overhead = torch.where(launched, target.per_layer_overhead_s, 0.0)
+    latency = torch.maximum(compute_time(work, target), dram / target.dram_bandwidth) + overhead
     return Cost(macs=work.macs, params=work.params, activations=work.act_out,
                 onchip_bytes=onchip, dram_bytes=dram,
                 compute_j=(work.macs + work.vector_ops) * target.e_mac,
@@ -159,9 +190,10 @@ def training_passes(work: Work) -> list[Work]:
     """One training step of a layer: forward, input gradient, weight gradient, SGD-momentum update."""
     zero = torch.zeros_like(work.macs)
     grad_input = Work(macs=work.macs, params=work.params, act_in=work.act_out, act_out=work.act_in,
-                      vector_ops=work.vector_ops)
+                      vector_ops=work.vector_ops, kind=work.kind)
     grad_weight = Work(macs=work.macs, params=zero, act_in=work.act_in + work.act_out,
-                       act_out=work.params, vector_ops=torch.where(work.params > 0, work.vector_ops, zero))
+                       act_out=work.params, vector_ops=torch.where(work.params > 0, work.vector_ops, zero),
+                       kind=work.kind)
     update = Work(macs=zero, params=zero, act_in=3 * work.params, act_out=2 * work.params,
                   vector_ops=3 * work.params)
     return [work, grad_input, grad_weight, update]
@@ -185,8 +217,12 @@ def layer_cost(work: Work, target: Target, training: bool = False) -> Cost:
 # supernet's expected cost both call these, so the two agree exactly at a one-hot arch.
 
 def batchnorm_work(numel: Number, channels: Number) -> Work:
-    """Inference batch-norm: a scale and a shift per element; reads mean, var, weight, bias."""
-    return elementwise_work(numel, numel, ops_per_output=2.0, params=4 * _t(channels))
+    """Inference batch-norm: a scale and a shift per element, read as 2 numbers per channel.
+
+    (At inference the running mean and variance fold into that scale and shift, so the
+    layer reads as many numbers as ``nn.BatchNorm2d`` has parameters.)
+    """
+    return elementwise_work(numel, numel, ops_per_output=2.0, params=2 * _t(channels))
 
 
 def activation_work(numel: Number) -> Work:

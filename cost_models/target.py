@@ -16,7 +16,7 @@ from .units import UnitError, parse_quantity
 
 TARGETS_DIR = Path(__file__).parent / "targets"
 KINDS = ("gpu", "cpu", "fpga", "asic")
-BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "int8": 1}
+BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "int16": 2, "int8": 1}
 
 
 class TargetError(ValueError):
@@ -43,6 +43,8 @@ class Target:
     e_dram_byte: float              # J per DRAM byte
     static_power_w: float           # W drawn for as long as the work runs
     per_layer_overhead_s: float     # fixed cost per layer (kernel launch, layer reconfiguration)
+    pointwise_utilization: float    # achieved fraction of peak on 1x1 convs and linear layers
+    reduction_half: float           # extra MAC slots per output element (see formulas.compute_time)
     source: str = ""                # the file it came from
 
     @property
@@ -57,7 +59,8 @@ class Target:
 _SCHEMA: dict[str, dict[str, str]] = {
     "": {"name": "text", "kind": "text", "description": "text", "precision": "text"},
     "compute": {"peak": "compute_rate", "dsp": "number", "clock": "frequency",
-                "macs_per_dsp_cycle": "number", "utilization": "number", "vector_peak": "compute_rate"},
+                "macs_per_dsp_cycle": "number", "utilization": "number", "vector_peak": "compute_rate",
+                "pointwise_utilization": "number", "reduction_half": "number"},
     "memory": {"dram_bandwidth": "bandwidth", "onchip_buffer": "size", "register_reuse": "number"},
     "energy": {"mac": "energy", "onchip": "energy_per_byte", "dram": "energy_per_byte",
                "static_power": "power"},
@@ -114,8 +117,10 @@ def _target_from_dict(raw: dict[str, Any], where: str) -> Target:
     else:
         raise TargetError(f"{where}: missing field 'compute.peak' (or 'compute.dsp' with 'compute.clock')")
     utilization = get("compute.utilization")
-    if not 0.0 < utilization <= 1.0:
-        raise TargetError(f"{where}: compute.utilization must be in (0, 1], got {utilization}")
+    pointwise_utilization = values.get("compute.pointwise_utilization", utilization)
+    for key, value in (("utilization", utilization), ("pointwise_utilization", pointwise_utilization)):
+        if not 0.0 < value <= 1.0:
+            raise TargetError(f"{where}: compute.{key} must be in (0, 1], got {value}")
     target = Target(
         name=str(get("name")), kind=kind, description=str(values.get("description", "")),
         precision=precision, bytes_per_element=BYTES_PER_ELEMENT[precision],
@@ -125,7 +130,9 @@ def _target_from_dict(raw: dict[str, Any], where: str) -> Target:
         register_reuse=get("memory.register_reuse"),
         e_mac=get("energy.mac"), e_onchip_byte=get("energy.onchip"), e_dram_byte=get("energy.dram"),
         static_power_w=values.get("energy.static_power", 0.0),
-        per_layer_overhead_s=values.get("overhead.per_layer", 0.0), source=where,
+        per_layer_overhead_s=values.get("overhead.per_layer", 0.0),
+        pointwise_utilization=pointwise_utilization,
+        reduction_half=values.get("compute.reduction_half", 0.0), source=where,
     )
     for f in fields(target):
         value = getattr(target, f.name)

@@ -1,0 +1,256 @@
+"""Calibrate the ``host_cpu`` target by a short micro-benchmark of torch on this machine's CPU.
+
+Measured (one process, fixed torch threads, a few seconds in all):
+
+* per-layer overhead: a module call on a one-element tensor;
+* element-wise op rate: ``nn.ReLU`` on a tensor that fits the L2 cache;
+* memory bandwidth: a copy between two tensors far larger than the last-level cache;
+* peak MAC rate and conv efficiency: a dozen convolutions (dense k x k, depthwise, 1 x 1, a
+  thin first layer), timed one by one; ``peak`` is the best MAC rate among the large dense
+  ones, and ``utilization``, ``pointwise_utilization`` and ``reduction_half`` are fitted so
+  that :func:`cost_models.formulas.layer_cost` predicts their times (least squares on log time).
+
+Memory is first set, through glibc's ``mallopt``, to stay with the process instead of going
+back to the OS after every op (PyTorch's CPU tuning guide does the same with jemalloc or
+tcmalloc): otherwise page faults on fresh outputs add erratic time that no layer model can
+predict. Call :func:`tune_allocator` before timing networks against this target.
+
+>>> cal = calibrate(threads=1, quick=True)      # doctest: +SKIP
+>>> write_target(cal, "cost_models/targets/host_cpu.yaml")  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import datetime
+import os
+import platform
+import statistics
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from scipy.optimize import least_squares
+from torch import nn
+
+from .formulas import conv2d_work, layer_cost
+from .target import TARGETS_DIR, Target
+
+# (c_in, c_out, kernel, groups, size, stride): chosen unlike the usual network shapes
+# (odd channel counts and sizes), so a benchmark on real networks is not fitted to itself
+CONV_SHAPES = [
+    (3, 20, 3, 1, 120, 2), (12, 12, 3, 1, 100, 1), (20, 20, 3, 1, 60, 1), (40, 40, 3, 1, 44, 1),
+    (40, 80, 3, 1, 44, 2), (80, 80, 3, 1, 30, 1), (160, 160, 3, 1, 18, 1), (40, 40, 3, 40, 60, 1),
+    (160, 160, 3, 160, 30, 1), (80, 80, 3, 80, 44, 2), (72, 72, 5, 72, 30, 1), (20, 80, 1, 1, 60, 1),
+    (80, 20, 1, 1, 60, 1), (40, 240, 1, 1, 30, 1), (160, 160, 1, 1, 22, 1), (12, 36, 1, 1, 100, 1),
+]
+PEAK_SHAPES = 2  # the dense convs with the most MACs give the peak rate
+
+
+@dataclass
+class Calibration:
+    """What :func:`calibrate` measured, and the fitted target parameters (base units)."""
+
+    threads: int
+    per_layer_overhead_s: float
+    vector_ops_per_s: float
+    dram_bandwidth: float
+    peak_macs_per_s: float
+    utilization: float
+    pointwise_utilization: float
+    reduction_half: float
+    onchip_buffer_bytes: float
+    allocator_tuned: bool
+    conv_rows: list[dict] = field(default_factory=list)   # shape, measured and fitted seconds
+    machine: dict = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def tune_allocator() -> bool:
+    """Keep freed memory in the process (glibc ``mallopt``); False where that is not possible."""
+    name = ctypes.util.find_library("c")
+    if platform.system() != "Linux" or name is None:
+        return False
+    try:
+        libc = ctypes.CDLL(name)
+        m_trim_threshold, m_mmap_threshold = -1, -3
+        ok = libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(m_trim_threshold, 2**31 - 1)
+    except (OSError, AttributeError):
+        return False
+    return bool(ok)
+
+
+def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:
+    """Median wall time of ``fn()`` in seconds."""
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def machine_info(threads: int) -> dict[str, str]:
+    """Platform, CPU model, cores, cache sizes, torch version and threads, as text."""
+    cpu = platform.processor() or "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"platform": platform.platform(), "cpu": cpu, "cores": str(os.cpu_count()),
+            "caches": ", ".join(f"{k} {v / 2**20:g} MiB" for k, v in cache_sizes().items()),
+            "torch": torch.__version__, "threads": str(threads)}
+
+
+def cache_sizes() -> dict[str, int]:
+    """Per-level data/unified cache sizes in bytes from sysfs (Linux), e.g. ``{"L2": 1048576}``."""
+    sizes = {}
+    for index in sorted(Path("/sys/devices/system/cpu/cpu0/cache").glob("index*")):
+        try:
+            if (index / "type").read_text().strip() == "Instruction":
+                continue
+            text = (index / "size").read_text().strip()
+            factor = {"K": 2**10, "M": 2**20, "G": 2**30}.get(text[-1], 1)
+            sizes[f"L{(index / 'level').read_text().strip()}"] = int(text.rstrip("KMG")) * factor
+        except (OSError, ValueError):
+            continue
+    return sizes
+
+
+def _conv_work(c_in: int, c_out: int, k: int, groups: int, size: int, stride: int):
+    out = (size + 2 * (k // 2) - k) // stride + 1
+    return conv2d_work(1, c_in, c_out, size, size, out, out, (k, k), groups)
+
+
+def _time_convs(repeats: int) -> list[float]:
+    """Median time of each of :data:`CONV_SHAPES`, timed in interleaved rounds."""
+    gen = torch.Generator().manual_seed(0)
+    cases = []
+    for c_in, c_out, k, groups, size, stride in CONV_SHAPES:
+        conv = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False).eval()
+        cases.append((conv, torch.randn(1, c_in, size, size, generator=gen)))
+    times: list[list[float]] = [[] for _ in cases]
+    with torch.no_grad():
+        for conv, x in cases:
+            conv(x), conv(x)
+        for _ in range(repeats):
+            for i, (conv, x) in enumerate(cases):
+                start = time.perf_counter()
+                conv(x)
+                times[i].append(time.perf_counter() - start)
+    return [statistics.median(t) for t in times]
+
+
+def _fit(base: Target, seconds: list[float]) -> tuple[float, float, float]:
+    """(utilization, pointwise_utilization, reduction_half) minimising the log-time error."""
+    works = [_conv_work(*shape) for shape in CONV_SHAPES]
+    measured = np.log(seconds)
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        t = replace(base, utilization=float(theta[0]), pointwise_utilization=float(theta[1]),
+                    reduction_half=float(theta[2]))
+        return np.log([float(layer_cost(w, t).latency_s) for w in works]) - measured
+
+    fit = least_squares(residuals, x0=[0.8, 0.5, 10.0], bounds=([0.01, 0.01, 0.0], [1.0, 1.0, 1e4]))
+    return float(fit.x[0]), float(fit.x[1]), float(fit.x[2])
+
+
+def calibrate(threads: int | None = None, quick: bool = False) -> Calibration:
+    """Measure this CPU with torch (a few seconds; ``quick``: fewer repeats, for tests)."""
+    start = time.perf_counter()
+    threads = threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    tuned = tune_allocator()
+    repeats = 3 if quick else 9
+    with torch.no_grad():
+        relu = nn.ReLU()
+        tiny = torch.zeros(1)
+        overhead = median_time(lambda: relu(tiny), repeats=50, warmup=10)
+        small = torch.randn(64 * 1024)  # 256 KiB: inside L2
+        vector_rate = small.numel() / max(median_time(lambda: relu(small), repeats=repeats * 3) - overhead, 1e-9)
+        caches = cache_sizes()
+        last_level = max(caches.values(), default=32 * 2**20)
+        numel = max(4 * last_level // 4, 2**24)  # 4x the last-level cache, at least 64 MiB
+        src, dst = torch.randn(numel), torch.empty(numel)
+        bandwidth = 2 * 4 * numel / median_time(lambda: dst.copy_(src), repeats=max(3, repeats // 2), warmup=1)
+        del src, dst
+    seconds = _time_convs(repeats)
+    macs = [float(_conv_work(*s).macs) for s in CONV_SHAPES]
+    dense = sorted((m, t) for (m, t), s in zip(zip(macs, seconds), CONV_SHAPES) if s[2] > 1 and s[3] == 1)
+    peak = max(m / t for m, t in dense[-PEAK_SHAPES:])
+    base = Target(name="host_cpu", kind="cpu", description="", precision="fp32", bytes_per_element=4,
+                  peak_macs_per_s=peak, utilization=1.0, vector_ops_per_s=vector_rate,
+                  dram_bandwidth=bandwidth, onchip_buffer_bytes=float(last_level), register_reuse=8.0,
+                  e_mac=0.0, e_onchip_byte=0.0, e_dram_byte=0.0, static_power_w=0.0,
+                  per_layer_overhead_s=overhead, pointwise_utilization=1.0, reduction_half=0.0)
+    utilization, pointwise, half = _fit(base, seconds)
+    fitted = replace(base, utilization=utilization, pointwise_utilization=pointwise, reduction_half=half)
+    rows = [{"shape": dict(zip(("c_in", "c_out", "kernel", "groups", "size", "stride"), s)), "macs": m,
+             "measured_s": t, "predicted_s": float(layer_cost(_conv_work(*s), fitted).latency_s)}
+            for s, m, t in zip(CONV_SHAPES, macs, seconds)]
+    return Calibration(threads=threads, per_layer_overhead_s=overhead, vector_ops_per_s=vector_rate,
+                       dram_bandwidth=bandwidth, peak_macs_per_s=peak, utilization=utilization,
+                       pointwise_utilization=pointwise, reduction_half=half,
+                       onchip_buffer_bytes=float(last_level), allocator_tuned=tuned, conv_rows=rows,
+                       machine=machine_info(threads), seconds=time.perf_counter() - start)
+
+
+def fit_error(cal: Calibration) -> float:
+    """Median absolute relative error of the fitted conv times (how well the model fits)."""
+    return statistics.median(abs(r["predicted_s"] / r["measured_s"] - 1) for r in cal.conv_rows)
+
+
+def target_yaml(cal: Calibration) -> str:
+    """The ``host_cpu`` target file, every number with what measured it."""
+    m = cal.machine
+    when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    alloc = "glibc malloc kept from returning memory to the OS" if cal.allocator_tuned else "default allocator"
+    lines = [
+        f"# host_cpu: calibrated by `python -m search calibrate --threads {cal.threads}` on {when}",
+        f"# in {cal.seconds:.1f} s, torch {m['torch']} on the CPU, {cal.threads} thread(s), {alloc}.",
+        f"# machine: {m['platform']}; {m['cpu']}; {m['cores']} cores; caches {m['caches']}",
+        f"# conv fit: median abs error {100 * fit_error(cal):.1f} % over {len(cal.conv_rows)} conv shapes "
+        "(cost_models/calibrate.py: CONV_SHAPES)",
+        "name: host_cpu",
+        "kind: cpu",
+        f"description: this machine's CPU ({m['cpu']}), torch eager fp32, {cal.threads} thread(s)",
+        "precision: fp32",
+        "compute:",
+        f"  peak: {cal.peak_macs_per_s / 1e9:.2f} GMAC/s       # measured: best rate of the "
+        f"{PEAK_SHAPES} largest dense 3x3 convs",
+        f"  utilization: {cal.utilization:.3f}           # fitted: k x k convs, share of peak",
+        f"  pointwise_utilization: {cal.pointwise_utilization:.3f} # fitted: 1x1 convs and linear layers",
+        f"  reduction_half: {cal.reduction_half:.2f}         # fitted: extra MAC slots per output element",
+        f"  vector_peak: {cal.vector_ops_per_s / 1e9:.2f} GFLOP/s  # measured: nn.ReLU on 256 KiB (in L2), "
+        "elements per second",
+        "memory:",
+        f"  dram_bandwidth: {cal.dram_bandwidth / 1e9:.2f} GB/s  # measured: copy of a tensor 4x the "
+        "last-level cache, read + write bytes",
+        f"  onchip_buffer: {cal.onchip_buffer_bytes / 2**20:g} MiB       # sysfs: last-level cache",
+        "  register_reuse: 8            # assumption: operand reads served by vector registers per cache read",
+        "energy:",
+        "  mac: 4.6 pJ          # Horowitz, ISSCC 2014: fp32 mult 3.7 pJ + add 0.9 pJ (45 nm)",
+        "  onchip: 12.5 pJ/B    # Horowitz, ISSCC 2014: 1 MB SRAM, 100 pJ per 64-bit read (a lower bound for a larger cache)",
+        "  dram: 20 pJ/bit      # assumption: DDR4/5 server memory, between LPDDR4 8 and DDR3 70 pJ/bit (Accelergy CACTI tables)",
+        f"  static_power: {5 * cal.threads} W      # assumption: 5 W per busy core",
+        "overhead:",
+        f"  per_layer: {cal.per_layer_overhead_s * 1e6:.2f} us   # measured: nn.ReLU module call on a "
+        "one-element tensor",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_target(cal: Calibration, path: str | Path | None = None) -> Path:
+    """Write :func:`target_yaml` to ``path`` (default: the built-in ``targets/host_cpu.yaml``)."""
+    path = Path(path) if path is not None else TARGETS_DIR / "host_cpu.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(target_yaml(cal))
+    return path
