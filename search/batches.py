@@ -55,3 +55,18 @@ def collate(dataset: Dataset, indices: Sequence[int]) -> tuple[torch.Tensor, tor
         raise UserError(f"images of one batch differ in size ({sorted(shapes)}); set data.crop "
                         f"to a fixed training crop [height, width]")
     return torch.stack(images), torch.stack(masks)
+
+
+def global_batch(dataset: Dataset, batch_size: int, step: int, seed: int, tag: str, env,
+                 device: torch.device | str = "cpu") -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
+    """Batch ``step`` of ``dataset``: its global indices, this rank's positions in it, and this
+    rank's images and masks on ``device``. Sets the dataset's epoch (training transforms)."""
+    from .distributed import shard  # noqa: PLC0415
+
+    n = len(dataset)
+    idx = step_indices(n, batch_size, step, seed, tag)
+    if hasattr(dataset, "set_epoch"):
+        dataset.set_epoch(step // (n // batch_size))
+    pos = shard(list(range(batch_size)), env)
+    images, masks = collate(dataset, [idx[p] for p in pos])
+    return idx, pos, images.to(device), masks.to(device)

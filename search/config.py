@@ -28,22 +28,25 @@ DEFAULT_CONFIG = CONFIGS_DIR / "quick.yaml"
 
 @dataclass
 class DataConfig:
-    """What to train on. Everything but the splits is passed to ``search.data.build_dataset``."""
+    """What to train on; the dataset fields go to ``search.data.build_dataset``."""
 
     name: str = "synthetic"                # synthetic | cityscapes | camvid | folder
     root: Optional[str] = None             # dataset folder (real datasets)
     classes: list[str] = field(default_factory=list)   # class names (folder layout)
-    num_classes: int = 0                   # 0: the dataset's own number of classes
-    size: list[int] = field(default_factory=lambda: [64, 128])   # synthetic image size H, W
+    seed: int = 0                          # synthetic scenes and training augmentation
+    image_size: list[int] = field(default_factory=lambda: [64, 128])   # synthetic image H, W
+    num_classes: int = 8                   # synthetic: number of classes
     num_train: int = 128                   # synthetic: images in the train split
     num_val: int = 32                      # synthetic: images in the validation split
     num_test: int = 32                     # synthetic: images in the test split
     train_split: str = "train"             # used to update the weights W
     val_split: str = "val"                 # used to update alpha, rho, phi (held out from W)
     test_split: str = "test"               # the split the final mIoU is measured on
-    crop: Optional[list[int]] = None       # training crop H, W (real datasets); None: whole image
-    options: dict[str, Any] = field(default_factory=dict)   # extra build_dataset fields
+    crop: Optional[list[int]] = None       # training crop H, W; None: the whole image
+    augment: bool = True                   # random scale, crop and flip of training images
+    options: dict[str, Any] = field(default_factory=dict)   # more build_dataset keys (resize, scale_range, ...)
     batch_size: int = 8                    # images per step, all ranks together
+    in_memory: bool = False                # keep decoded images in memory (small datasets)
     cache_dir: Optional[str] = None        # complexity-feature cache; None: beside the data
 
 
@@ -67,6 +70,7 @@ class SearchConfig:
     w_weight_decay: float = 1e-4
     arch_lr: float = 0.01                  # Adam, as in DARTS / FBNet
     arch_weight_decay: float = 0.0
+    arch_sampling: str = "soft"            # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel
     gate_lr: float = 0.01
     tau_start: float = 5.0                 # Gumbel temperature, annealed exponentially
     tau_end: float = 0.1
@@ -146,6 +150,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "train.init": ("inherit", "fresh"),
     "search.cost_metric": ("energy_j", "latency_s", "macs", "dram_bytes"),
     "run.device": ("auto", "cpu", "cuda"),
+    "search.arch_sampling": ("soft", "hard"),
 }
 POSITIVE = ("data.batch_size", "eval.batch_size", "search.arch_every", "run.checkpoint_every",
             "run.log_every", "search.tau_start", "search.tau_end")
@@ -165,7 +170,7 @@ def validate(cfg: Config, where: str = "config") -> Config:
     for key in NON_NEGATIVE:
         if flat[key] < 0:
             raise UserError(f"{where}: {key} must be >= 0, got {flat[key]!r}")
-    for key in ("data.size", "data.crop", "cost.input_size"):
+    for key in ("data.image_size", "data.crop", "cost.input_size"):
         value = flat[key]
         if value is not None and (len(value) != 2 or min(value) <= 0):
             raise UserError(f"{where}: {key} must be [height, width] of positive ints, got {value!r}")

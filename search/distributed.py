@@ -74,6 +74,18 @@ def shard(items: Sequence[T], env: DistEnv) -> list[T]:
     return list(items[lo:hi])
 
 
+class MultiInput(nn.Module):
+    """``forward(*xs) -> tuple(model(x) for x in xs)``: several resolutions in one forward call,
+    so DDP sees one forward and one backward per step whatever the mix of input sizes."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *xs: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return tuple(self.model(x) for x in xs)
+
+
 def wrap_ddp(model: nn.Module, env: DistEnv, ignore: Iterable[str] = ()) -> nn.Module:
     """DistributedDataParallel around ``model`` (the model itself in one process).
 

@@ -1,0 +1,297 @@
+"""The co-search loop of DESIGN.md §2.
+
+``search.warmup_steps`` steps train the weights W alone on randomly sampled archs; then
+every step trains W on a train batch, and every ``search.arch_every`` steps the arch logits
+alpha and the inference-resolution logits rho take one step on a validation batch against
+
+    val loss (expected over the inference scales)  +  lambda_inf * E[inference cost] / budget
+
+and the data gate phi one step on ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_train_k)``.
+The Gumbel temperature falls exponentially from ``tau_start`` to ``tau_end`` over the search
+steps. Every random draw of step ``t`` comes from a seed made of ``(run.seed, t)``, so a
+resumed run replays exactly.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from scipy.stats import spearmanr
+from torch import Tensor
+
+import supernet
+from cost_models.target import load_target
+from supernet.gates import DataGate, InferenceResolution, estimate_regret, forward_at_scale, per_image_loss
+
+from .batches import global_batch, seed_step
+from .config import Config
+from .distributed import MultiInput, all_reduce_grads, wrap_ddp
+from .gated import gated_loss
+from .progress import Progress
+from .session import Session
+from .splits import Splits
+
+COST_KEYS = ("macs", "energy_j", "latency_s", "dram_bytes")
+
+
+def cost_metric(cost: Any, metric: str) -> Tensor:
+    return getattr(cost, metric)
+
+
+def scaled(size: tuple[int, int], scale: float) -> tuple[int, int]:
+    return supernet.scaled_size(size[0], scale), supernet.scaled_size(size[1], scale)
+
+
+def action_scale(action: Any) -> float:
+    return 0.0 if action == "drop" else float(action)
+
+
+class CoSearch:
+    """The state of one co-search (supernet, gate, resolution, optimisers) and its steps."""
+
+    def __init__(self, cfg: Config, splits: Splits, session: Session) -> None:
+        s, dev = cfg.search, session.device
+        self.cfg, self.splits, self.session, self.env = cfg, splits, session, session.env
+        self.net = supernet.build_supernet(cfg.model.family, splits.num_classes, **cfg.model.space).to(dev)
+        self.gate = DataGate(splits.features["train"].shape[1], s.gate_actions).to(dev)
+        self.gate.fit_normalization(splits.features["train"].to(dev))
+        self.res = InferenceResolution(s.inference_scales).to(dev)
+        self.w_opt = torch.optim.SGD(self.net.weight_parameters(), lr=s.w_lr, momentum=s.w_momentum,
+                                     weight_decay=s.w_weight_decay)
+        self.a_opt = torch.optim.Adam(self.net.arch_parameters() + [self.res.rho], lr=s.arch_lr,
+                                      betas=(0.5, 0.999), weight_decay=s.arch_weight_decay)
+        self.g_opt = torch.optim.Adam(self.gate.parameters(), lr=s.gate_lr)
+        multi = MultiInput(self.net)
+        arch_ids = {id(p) for p in self.net.arch_parameters()}
+        self.w_model = wrap_ddp(multi, self.env, [n for n, p in multi.named_parameters() if id(p) in arch_ids])
+        self.target = load_target(s.target)
+        self.train_size = splits.image_size
+        self.cost_size = tuple(cfg.cost.input_size or splits.test_size)
+        self.actions = self.gate.actions
+        self.full_action = self.actions.index(max(self.actions, key=action_scale))
+        self.budget = float(s.budget) if s.budget else float(self.full_network_cost())
+        self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
+        self.step = 0
+
+    @property
+    def total_steps(self) -> int:
+        return self.cfg.search.warmup_steps + self.cfg.search.steps
+
+    # -- schedules and costs ----------------------------------------------------------------
+    def tau(self, t: int) -> float:
+        s = self.cfg.search
+        if t < s.warmup_steps or s.steps <= 1:
+            return s.tau_start
+        frac = (t - s.warmup_steps) / (s.steps - 1)
+        return s.tau_start * (s.tau_end / s.tau_start) ** frac
+
+    def full_network_cost(self) -> Tensor:
+        """The cost metric of the widest network with every branch, at scale 1.0."""
+        probs = {n: torch.nn.functional.one_hot(torch.tensor(len(site.options) - 1), len(site.options)).float()
+                 for n, site in self.net.sites.items()}
+        with torch.no_grad():
+            cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size), probs=probs)
+        return cost_metric(cost, self.cfg.search.cost_metric)
+
+    def expected_inference_cost(self):
+        scale_probs = self.res.scale_probs() if self.cfg.search.search_resolution else None
+        return self.net.expected_cost(self.target, (1, 3, *self.cost_size), scale_probs=scale_probs)
+
+    @torch.no_grad()
+    def relative_train_cost(self) -> Tensor:
+        """Training cost of one image per action, relative to full resolution (drop: 0)."""
+        metric = self.cfg.search.cost_metric
+        per = {}
+        for a in self.actions:
+            if a != "drop":
+                shape = (1, 3, *scaled(self.train_size, a))
+                per[a] = float(cost_metric(self.net.expected_cost(self.target, shape, training=True), metric))
+        full = per[max(per)]
+        return torch.tensor([per[a] / full if a != "drop" else 0.0 for a in self.actions], device=self.session.device)
+
+    # -- data -------------------------------------------------------------------------------
+    def batch(self, which: str, t: int) -> tuple[list[int], list[int], Tensor, Tensor]:
+        """Global indices, this rank's positions in the global batch, local images and masks."""
+        return global_batch(getattr(self.splits, which), self.cfg.data.batch_size, t, self.cfg.run.seed, which,
+                            self.env, self.session.device)
+
+    # -- steps ------------------------------------------------------------------------------
+    def run_step(self, t: int) -> dict[str, float]:
+        s = self.cfg.search
+        seed_step(self.cfg.run.seed, "search", t)
+        tau = self.tau(t)
+        stats = {"tau": tau, **self.weight_step(t, tau)}
+        if t >= s.warmup_steps and (t - s.warmup_steps) % s.arch_every == 0:
+            k = (t - s.warmup_steps) // s.arch_every
+            batch = self.batch("val", k)
+            stats.update(self.arch_step(batch, tau))
+            if s.data_gates:
+                stats.update(self.gate_step(batch))
+        self.step = t + 1
+        return stats
+
+    def weight_step(self, t: int, tau: float) -> dict[str, float]:
+        self.net.set_mode("gumbel_hard", tau=tau)
+        idx, pos, images, masks = self.batch("train", t)
+        bs = len(idx)
+        if self.cfg.search.data_gates:
+            with torch.no_grad():
+                feats = self.splits.features["train"][idx].to(self.session.device)
+                sample, probs = self.gate.sample(feats, tau=tau)
+                weights = self.gate.loss_weights(sample, probs)
+            choice_all = sample.argmax(1)
+        else:
+            choice_all = torch.full((bs,), self.full_action, device=self.session.device)
+            weights = torch.ones(bs, device=self.session.device)
+        counts = torch.bincount(choice_all.cpu(), minlength=len(self.actions))
+        self.action_counts += counts
+        kept = int(bs - (counts[self.actions.index("drop")] if "drop" in self.actions else 0))
+        loss, plain = gated_loss(self.w_model, images, masks, choice_all[pos], weights[pos], self.actions,
+                                 kept, self.env.world_size)
+        self.w_opt.zero_grad(set_to_none=True)
+        loss.backward()
+        self.w_opt.step()
+        stats = {"w_loss": float(plain), "kept_fraction": kept / bs}
+        stats.update({f"action/{a}": float(c) / bs for a, c in zip(self.actions, counts.tolist())})
+        return stats
+
+    def arch_step(self, batch, tau: float) -> dict[str, float]:
+        """alpha, rho: validation loss (expected over inference scales) + lambda_inf * E[cost] / budget."""
+        s = self.cfg.search
+        _, _, images, masks = batch
+        self.net.set_mode("gumbel_soft" if s.arch_sampling == "soft" else "gumbel_hard", tau=tau)
+        if s.search_resolution:
+            probs = self.res.probs()
+            losses = torch.stack([per_image_loss(forward_at_scale(self.net, images, sc), masks).mean()
+                                  for sc in self.res.scales])
+            val_loss = (probs * losses).sum()
+        else:
+            val_loss = per_image_loss(self.net(images), masks).mean()
+        cost = self.expected_inference_cost()
+        expected = cost_metric(cost, s.cost_metric).float()
+        penalty = s.lambda_inf * expected / self.budget
+        total = val_loss + penalty
+        params = self.net.arch_parameters() + [self.res.rho]
+        grads = torch.autograd.grad(total, params, allow_unused=True)
+        for p, g in zip(params, grads):
+            p.grad = g if g is not None else torch.zeros_like(p)
+        all_reduce_grads(params, self.env)
+        self.a_opt.step()
+        self.a_opt.zero_grad(set_to_none=True)
+        out = {"val_loss": float(val_loss), "penalty": float(penalty), "arch_loss": float(total),
+               "cost_ratio": float(expected) / self.budget}
+        out.update({f"expected_{k}": float(getattr(cost, k)) for k in COST_KEYS})
+        return out
+
+    def gate_step(self, batch) -> dict[str, float]:
+        """phi: expected regret plus lambda_train times the relative training cost."""
+        idx, pos, images, masks = batch
+        self.net.set_mode("argmax")
+        regret = estimate_regret(self.net, images, masks, self.actions)
+        feats = self.splits.features["val"][[idx[p] for p in pos]].to(self.session.device)
+        probs = torch.softmax(self.gate(feats), dim=-1)
+        objective = self.gate.objective(probs, regret, self.relative_train_cost(), self.cfg.search.lambda_train)
+        self.g_opt.zero_grad(set_to_none=True)
+        objective.backward()
+        all_reduce_grads(list(self.gate.parameters()), self.env)
+        self.g_opt.step()
+        return {"gate_objective": float(objective)}
+
+    # -- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        return {"net": self.net.state_dict(), "gate": self.gate.state_dict(), "res": self.res.state_dict(),
+                "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
+                "g_opt": self.g_opt.state_dict(), "action_counts": self.action_counts.clone(), "step": self.step,
+                "budget": self.budget, "cost_size": list(self.cost_size)}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.net.load_state_dict(state["net"])
+        self.gate.load_state_dict(state["gate"])
+        self.res.load_state_dict(state["res"])
+        self.w_opt.load_state_dict(state["w_opt"])
+        self.a_opt.load_state_dict(state["a_opt"])
+        self.g_opt.load_state_dict(state["g_opt"])
+        self.action_counts = state["action_counts"].clone()
+        self.step, self.budget = int(state["step"]), float(state["budget"])
+
+    # -- logging ----------------------------------------------------------------------------
+    def log_arch(self, step: int) -> None:
+        """Arch probabilities per site and option, inference-scale probabilities, gate histogram."""
+        run = self.session.run
+        if not run.main:
+            return
+        tb = run.tb()
+        with torch.no_grad():
+            for name, p in self.net.probabilities().items():
+                options = self.net.sites[name].options
+                for option, value in zip(options, p.tolist()):
+                    tb.add_scalar(f"arch/{name}/{option}", value, step)
+                tb.add_scalar(f"arch_expected/{name}", float(self.net.sites[name].expected(p)), step)
+            for sc, p in self.res.scale_probs().items():
+                tb.add_scalar(f"resolution/{sc}", float(p), step)
+            choice = self.gate.choose(self.splits.features["train"].to(self.session.device)).cpu()
+        run.histogram("gate/train_actions", choice.float(), step,
+                      bins=torch.arange(len(self.actions) + 1).float() - 0.5)
+
+    # -- the loop ---------------------------------------------------------------------------
+    def run(self) -> None:
+        """Steps from ``self.step`` to the end, with logging, progress and checkpoints."""
+        cfg, run = self.cfg, self.session.run
+        progress = Progress("search", self.total_steps, start=self.step, enabled=cfg.run.progress and run.main)
+        last: dict[str, float] = {}
+        for t in range(self.step, self.total_steps):
+            stats = self.run_step(t)
+            last.update(stats)
+            done = t + 1
+            if done % cfg.run.log_every == 0 or done == self.total_steps:
+                run.record("search", done, last)
+                self.log_arch(done)
+            progress.update(done, w_loss=last.get("w_loss", math.nan), tau=last["tau"],
+                            cost=last.get("cost_ratio", math.nan))
+            self.session.step_done("search", done, self.total_steps, self.state_dict)
+
+    # -- results ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def derive_arch(self) -> dict[str, Any]:
+        """arch.json dict: the most likely network, inference scale and the learned train gate."""
+        scale = self.res.choose() if self.cfg.search.search_resolution else 1.0
+        arch = self.net.argmax_arch()
+        arch["choices"]["data.inference_scale"] = scale
+        arch["data"] = {"inference_scale": scale, "resolution": self.res.to_dict(),
+                        "train_gate": self.gate_description() if self.cfg.search.data_gates else None}
+        return arch
+
+    def gate_description(self) -> dict[str, Any]:
+        from search.data import FEATURE_NAMES  # noqa: PLC0415
+
+        return {**self.gate.to_dict(), "feature_names": list(FEATURE_NAMES),
+                "state": {k: v.cpu().tolist() for k, v in self.gate.state_dict().items()}}
+
+    @torch.no_grad()
+    def data_slimming(self) -> dict[str, Any]:
+        """What the learned gate does to the train split."""
+        return summarize_gate(self.gate, self.splits.features["train"].to(self.session.device))
+
+
+def gate_from_description(desc: dict[str, Any]) -> DataGate:
+    """The :class:`DataGate` stored in an arch.json ``data.train_gate``."""
+    gate = DataGate(desc["num_features"], desc["actions"], hidden=desc["hidden"])
+    gate.load_state_dict({k: torch.tensor(v) for k, v in desc["state"].items()})
+    return gate
+
+
+@torch.no_grad()
+def summarize_gate(gate: DataGate, features: Tensor) -> dict[str, Any]:
+    """Action histogram, kept fraction and Spearman(complexity, chosen scale) over ``features``."""
+    from search.data import complexity_score  # noqa: PLC0415
+
+    choice = gate.choose(features).cpu()
+    counts = torch.bincount(choice, minlength=len(gate.actions)).tolist()
+    scales = torch.tensor([action_scale(gate.actions[i]) for i in choice.tolist()])
+    complexity = complexity_score(features.cpu())
+    rho = spearmanr(complexity.numpy(), scales.numpy()).statistic if scales.unique().numel() > 1 else None
+    kept = 1.0 - (counts[gate.actions.index("drop")] / len(choice) if "drop" in gate.actions else 0.0)
+    return {"action_histogram": {str(a): c for a, c in zip(gate.actions, counts)}, "kept_fraction": kept,
+            "spearman_complexity_vs_scale": None if rho is None or math.isnan(rho) else float(rho),
+            "choice": choice.tolist()}

@@ -1,0 +1,52 @@
+"""The weight (W) loss of a mixed-resolution batch, in one forward call (DDP-friendly).
+
+Each image has an action (drop, or a scale) and a loss weight. Images are grouped by
+scale, each group runs at its scale, logits are upsampled to the full-resolution labels,
+and the loss is ``sum_i w_i * loss_i / kept`` where ``kept`` counts the kept images of the
+*global* batch, times the world size: DDP's gradient average then equals the gradient of
+the global batch's loss.
+
+>>> from torch import nn
+>>> from search.distributed import MultiInput
+>>> net = MultiInput(nn.Conv2d(3, 2, 1))
+>>> images, masks = torch.rand(4, 3, 8, 8), torch.zeros(4, 8, 8, dtype=torch.long)
+>>> loss, plain = gated_loss(net, images, masks, torch.tensor([0, 1, 3, 3]), torch.ones(4),
+...                          ("drop", 0.5, 0.75, 1.0), kept_global=3)
+>>> bool(loss > 0), bool(plain > 0)
+(True, True)
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from supernet.gates import per_image_loss, resize_images
+
+
+def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, weights: Tensor,
+               actions: Sequence, kept_global: int, world_size: int = 1) -> tuple[Tensor, Tensor]:
+    """``(loss to back-propagate, mean unweighted per-image loss of the kept local images)``.
+
+    ``model`` takes several inputs in one call (:class:`search.distributed.MultiInput`, maybe
+    inside DDP); ``choice`` holds action indices into ``actions`` for the local images.
+    """
+    groups = []
+    for k, action in enumerate(actions):
+        sel = (choice == k).nonzero().flatten()
+        if action != "drop" and len(sel):
+            groups.append((sel, float(action)))
+    if not groups:  # every local image dropped: a zero loss that still touches the graph
+        outs = model(resize_images(images[:1], min(a for a in actions if a != "drop")))
+        return outs[0].sum() * 0.0, images.new_zeros(())
+    outs = model(*[resize_images(images[sel], s) for sel, s in groups])
+    total, plain, n = images.new_zeros(()), images.new_zeros(()), 0
+    for (sel, _), logits in zip(groups, outs):
+        if logits.shape[-2:] != masks.shape[-2:]:
+            logits = F.interpolate(logits, size=masks.shape[-2:], mode="bilinear", align_corners=False)
+        per_image = per_image_loss(logits, masks[sel])
+        total = total + (per_image * weights[sel]).sum()
+        plain, n = plain + per_image.detach().sum(), n + len(sel)
+    return total * world_size / max(kept_global, 1), plain / n

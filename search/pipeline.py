@@ -1,0 +1,197 @@
+"""The whole run, as resumable phases: search -> retrain -> final (evaluate, cost, export, report).
+
+``checkpoints/last.pt`` names the phase to continue: ``search`` (step t of the co-search),
+``retrain`` (step t of the retraining; the arch and the data-slimming decisions are in the
+checkpoint), ``final`` (training done), ``done``. ``checkpoints/search.pt`` keeps the
+supernet at the end of the search for ``python -m search derive``.
+
+>>> STAGES["search"]
+('search',)
+"""
+from __future__ import annotations
+
+import copy
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+import supernet
+from supernet.export import save_derived
+
+from .cli import UserError
+from .config import Config
+from .cosearch import CoSearch, gate_from_description, summarize_gate
+from .costs import inference_costs, training_costs
+from .distributed import teardown
+from .evaluate import evaluate
+from .interrupt import StopFlag, stop_on_signals
+from .plots import pareto_plot
+from .report import build_report, markdown_report, run_entry
+from .retrain import Retrain
+from .session import Session
+from .splits import Splits, load_splits
+
+PHASES = ("search", "retrain", "final", "done")
+STAGES = {"run": PHASES, "search": ("search",), "train": ("retrain", "final", "done")}
+SEARCH_CHECKPOINT = "checkpoints/search.pt"
+
+
+def run_pipeline(cfg: Config, out: str | Path, resume: bool = False, stages: tuple[str, ...] = PHASES,
+                 stop: StopFlag | None = None, initial: Callable[[Splits], dict[str, Any]] | None = None,
+                 echo: bool = True) -> Path:
+    """Run (or continue) the phases in ``stages``; returns the run directory.
+
+    ``initial(splits)``: the ``retrain`` state to start from when the run has no search
+    phase (``python -m search train``).
+    """
+    with stop_on_signals(stop) as flag:
+        session = Session.open(cfg, out, resume, flag, echo=echo)
+        try:
+            _run(session, stages, initial)
+        finally:
+            session.run.close()
+            teardown()
+    return session.run.path
+
+
+def _run(session: Session, stages: tuple[str, ...], initial: Callable[[Splits], dict[str, Any]] | None) -> None:
+    run, cfg = session.run, session.cfg
+    phase = session.resumed["phase"] if session.resumed else stages[0]
+    if phase == "done":
+        run.log(f"{run.path} is already complete")
+        return
+    run.log(f"run directory: {run.path}")
+    splits = load_splits(cfg.data, features=True, progress=cfg.run.progress and run.main)
+    state = session.resumed["state"] if session.resumed else (initial(splits) if initial else None)
+    if phase == "search" and "search" in stages:
+        state = search_phase(session, splits)
+        phase = "retrain"
+    if phase == "retrain" and "retrain" in stages:
+        state = retrain_phase(session, splits, state)
+        phase = "final"
+    if phase == "final" and "final" in stages:
+        final_phase(session, splits, state)
+        session.save("done", 0, {})
+
+
+def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
+    """Co-search, then the derived arch.json and the state the retraining starts from."""
+    cfg, run = session.cfg, session.run
+    cs = CoSearch(cfg, splits, session)
+    step, state = session.resume_point("search")
+    if state is not None:
+        cs.load_state_dict(state)
+    run.log(f"co-search: {cfg.model.family} on {cfg.data.name}, {cs.total_steps} steps "
+            f"({cfg.search.warmup_steps} warm-up), target {cfg.search.target}, lambda_inf {cfg.search.lambda_inf}, "
+            f"budget {cs.budget:.4g} {cfg.search.cost_metric}")
+    t0 = time.perf_counter()
+    cs.run()
+    arch = cs.derive_arch()
+    session.save("searched", cs.step, {**cs.state_dict(), "arch": arch}, path=run.path / SEARCH_CHECKPOINT)
+    if run.main:
+        supernet.save_arch(arch, run.path / "arch.json")
+    run.log(f"derived arch: {_describe(arch)}")
+    features = splits.features["train"].to(session.device)
+    with torch.no_grad():
+        choice = cs.gate.choose(features).cpu()
+        probs = torch.softmax(cs.gate(features), dim=-1).cpu()
+    slimming = summarize_gate(cs.gate, features) if cfg.search.data_gates else None
+    model = cs.net.derive(arch) if cfg.train.init == "inherit" else supernet.build_from_arch(arch)
+    gated = cfg.search.data_gates and cfg.train.data_gates
+    state = {"name": "derived", "arch": arch, "actions": list(cs.actions),
+             "choice": choice if gated else None, "probs": probs if gated else None,
+             "data_slimming": slimming,
+             "search": {"steps": cs.total_steps, "wall_s": time.perf_counter() - t0, "budget": cs.budget,
+                        "cost_metric": cfg.search.cost_metric, "target": cfg.search.target},
+             "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
+                         "action_counts": torch.zeros(len(cs.actions), dtype=torch.int64), "wall_s": 0.0}}
+    session.save("retrain", 0, state)
+    return state
+
+
+def _describe(arch: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in arch["choices"].items())
+
+
+def _trainer(session: Session, splits: Splits, state: dict[str, Any]) -> Retrain:
+    model = supernet.build_from_arch(state["arch"])
+    trainer = Retrain(model, session.cfg, splits, session, actions=state["actions"],
+                      choice=state["choice"], probs=state["probs"])
+    trainer.load_state_dict(state["trainer"])
+    return trainer
+
+
+def retrain_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict[str, Any]:
+    if state is None:
+        raise UserError("nothing to train: the run has no retrain state (run the search first)")
+    trainer = _trainer(session, splits, state)
+    session.run.log(f"training {state['name']} for {trainer.total_steps} steps "
+                    f"({'with' if state['choice'] is not None else 'without'} data slimming)")
+
+    def snapshot() -> dict[str, Any]:
+        return {**state, "trainer": trainer.state_dict()}
+
+    trainer.run("retrain", snapshot)
+    state = snapshot()
+    session.save("final", trainer.step, state)
+    return state
+
+
+def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate, cost on every target, export derived.pt / .pt2, write arch.json and the report."""
+    cfg, run, env = session.cfg, session.run, session.env
+    trainer = _trainer(session, splits, state)
+    model, arch = trainer.model, copy.deepcopy(state["arch"])
+    scale = float(arch.get("data", {}).get("inference_scale", arch["choices"].get("data.inference_scale", 1.0)))
+    metrics = evaluate(model, splits.test, splits.num_classes, scale, cfg.eval.batch_size, env, session.device)
+    run.log(f"{state['name']}: mIoU {metrics['miou'] * 100:.2f} % on the {cfg.data.test_split} split "
+            f"at inference scale {scale}")
+    if not run.main:
+        return {}
+    cpu_model = copy.deepcopy(model).cpu().eval()
+    test_size = tuple(cfg.cost.input_size or splits.test_size)
+    inference = inference_costs(cpu_model, test_size, scale, cfg.cost.targets)
+    counts = {a: int(n) for a, n in zip(trainer.actions, trainer.action_counts.tolist())}
+    training = training_costs(cpu_model, splits.image_size, counts, cfg.cost.targets)
+    keys = ("macs", "dram_bytes", "energy_j", "latency_s")
+    arch["cost"] = {t: {k: inference[t][k] for k in keys} for t in cfg.cost.targets}
+    arch["metrics"] = {"miou": metrics["miou"], "iou": metrics["iou"], "pixel_accuracy": metrics["pixel_accuracy"]}
+    supernet.save_arch(arch, run.path / "arch.json")
+    example = torch.zeros(1, 3, *inference[cfg.cost.targets[0]]["input_shape"][2:])
+    save_derived(cpu_model, arch, run.path / "derived.pt", run.path / "derived.pt2", example)
+    entry = run_entry(state["name"], metrics, inference, training, trainer.wall_s, inference_scale=scale,
+                      search=state.get("search"))
+    report = build_report([entry], state.get("data_slimming"), session.config_dict(), splits.class_names,
+                          family=arch["family"], arch="arch.json")
+    run.write_json("report.json", report)
+    run.write_text("report.md", markdown_report(report, arch))
+    pareto_plot(report["runs"], run.path / "pareto.png")
+    run.record("final", trainer.step, {"miou": metrics["miou"],
+                                       **{f"{t}/inference_energy_j": inference[t]["energy_j"] for t in inference},
+                                       **{f"{t}/training_energy_j": training[t]["energy_j"] for t in training}})
+    run.log(f"wrote {run.path / 'report.md'}")
+    return report
+
+
+def initial_train_state(arch: dict[str, Any], name: str, gate_desc: dict[str, Any] | None,
+                        splits: Splits) -> dict[str, Any]:
+    """The retrain state of ``python -m search train``: fresh weights, optional learned data gate."""
+    model = supernet.build_from_arch(arch)
+    choice = probs = None
+    actions: list[Any] = [1.0]
+    slimming = None
+    if gate_desc is not None:
+        gate = gate_from_description(gate_desc)
+        features = splits.features["train"]
+        if features.shape[1] != gate_desc["num_features"]:
+            raise UserError(f"the data gate takes {gate_desc['num_features']} features, the dataset has "
+                            f"{features.shape[1]}")
+        with torch.no_grad():
+            choice, probs = gate.choose(features), torch.softmax(gate(features), dim=-1)
+        actions, slimming = list(gate.actions), summarize_gate(gate, features)
+    return {"name": name, "arch": arch, "actions": actions, "choice": choice, "probs": probs,
+            "data_slimming": slimming, "search": None,
+            "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
+                        "action_counts": torch.zeros(len(actions), dtype=torch.int64), "wall_s": 0.0}}

@@ -1,0 +1,85 @@
+"""report.json (DESIGN.md §4) and its human twin report.md.
+
+>>> run = run_entry("derived", {"miou": 0.5, "iou": [0.4, 0.6]}, {"jetson_tx2": {"energy_j": 1.0}},
+...                 {"jetson_tx2": {"energy_j": 9.0}}, wall_s=3.0)
+>>> run["training"]["wall_s"], run["inference"]["jetson_tx2"]["energy_j"]
+(3.0, 1.0)
+>>> "| derived |" in markdown_table([run])
+True
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+FORMAT, VERSION = "cosearch-report", 1
+# columns of the tables: (cost key, header, unit scale, format)
+COLUMNS = (("macs", "MMACs", 1e-6, "{:.2f}"), ("energy_j", "energy mJ", 1e3, "{:.3f}"),
+           ("latency_s", "latency ms", 1e3, "{:.3f}"), ("dram_bytes", "DRAM MB", 1e-6, "{:.2f}"))
+
+
+def run_entry(name: str, metrics: Mapping[str, Any], inference: Mapping[str, Mapping[str, float]],
+              training: Mapping[str, Mapping[str, float]], wall_s: float, **extra: Any) -> dict[str, Any]:
+    """One element of ``report["runs"]``."""
+    return {"name": name, "miou": metrics["miou"], "iou": metrics.get("iou"),
+            "inference": dict(inference), "training": {**training, "wall_s": wall_s}, **extra}
+
+
+def build_report(runs: Sequence[Mapping[str, Any]], data_slimming: Mapping[str, Any] | None,
+                 config: Mapping[str, Any], class_names: Sequence[str] = (), **extra: Any) -> dict[str, Any]:
+    return {"format": FORMAT, "version": VERSION, "runs": list(runs),
+            "data_slimming": dict(data_slimming) if data_slimming is not None else None,
+            "class_names": list(class_names), "config": dict(config), **extra}
+
+
+def _targets(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    seen: list[str] = []
+    for run in runs:
+        for t in run.get("inference", {}):
+            if t not in seen:
+                seen.append(t)
+    return seen
+
+
+def markdown_table(runs: Sequence[Mapping[str, Any]]) -> str:
+    """mIoU, inference cost per target, training energy per target and wall time, one row per run."""
+    targets = _targets(runs)
+    head = ["run", "mIoU %"]
+    for t in targets:
+        head += [f"{t} inf. {h}" for _, h, _, _ in COLUMNS] + [f"{t} train energy J"]
+    head.append("train wall s")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for run in runs:
+        row = [run.get("label", run["name"]), _fmt(run.get("miou"), 100, "{:.2f}")]
+        for t in targets:
+            inf = run.get("inference", {}).get(t, {})
+            row += [_fmt(inf.get(k), s, f) for k, _, s, f in COLUMNS]
+            row.append(_fmt(run.get("training", {}).get(t, {}).get("energy_j"), 1, "{:.4g}"))
+        row.append(_fmt(run.get("training", {}).get("wall_s"), 1, "{:.1f}"))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any, scale: float, fmt: str) -> str:
+    return "–" if value is None else fmt.format(value * scale)
+
+
+def markdown_report(report: Mapping[str, Any], arch: Mapping[str, Any] | None = None) -> str:
+    """report.md: the results table, per-class IoU, data slimming and the chosen arch."""
+    out = ["# cosearch report", "", markdown_table(report["runs"]), ""]
+    names = report.get("class_names") or []
+    for run in report["runs"]:
+        if run.get("iou"):
+            out += [f"## Per-class IoU: {run['name']}", "", "| class | IoU % |", "|---|---|"]
+            for i, v in enumerate(run["iou"]):
+                out.append(f"| {names[i] if i < len(names) else i} | {_fmt(v, 100, '{:.2f}')} |")
+            out.append("")
+    slim = report.get("data_slimming")
+    if slim:
+        out += ["## Data slimming", "", f"* kept fraction of training images: {slim['kept_fraction']:.3f}",
+                f"* Spearman(complexity, chosen scale): {_fmt(slim['spearman_complexity_vs_scale'], 1, '{:.3f}')}",
+                "* action histogram: " + ", ".join(f"{k}: {v}" for k, v in slim["action_histogram"].items()), ""]
+    if arch is not None:
+        out += ["## Architecture", "", f"family `{arch.get('family')}`", "", "| choice | value |", "|---|---|"]
+        out += [f"| {k} | {v} |" for k, v in arch.get("choices", {}).items()]
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,88 @@
+"""One process's view of a run: config, distributed place, run directory, stop flag, checkpoints.
+
+Phases (the co-search, the retraining) call :meth:`Session.step_done` after every step: it
+writes ``checkpoints/last.pt`` every ``run.checkpoint_every`` steps, and when a stop was
+requested (Ctrl-C, SIGTERM) it writes one and raises :class:`~search.interrupt.Interrupted`.
+
+>>> import tempfile
+>>> from search.config import Config
+>>> s = Session.open(Config(), tempfile.mkdtemp(), resume=False, echo=False)
+>>> s.save("search", 0, {}); s.checkpoint()["phase"]
+'search'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from .checkpoint import load_checkpoint, make_checkpoint, save_checkpoint, set_rng_state
+from .cli import UserError
+from .config import Config, dump_yaml, to_dict
+from .distributed import DistEnv, barrier, setup
+from .interrupt import Interrupted, StopFlag
+from .rundir import RunDir
+
+
+@dataclass
+class Session:
+    cfg: Config
+    env: DistEnv
+    run: RunDir
+    stop: StopFlag = field(default_factory=StopFlag)
+    resumed: dict[str, Any] | None = None   # the checkpoint this session resumes from
+
+    @classmethod
+    def open(cls, cfg: Config, out: str | Path, resume: bool, stop: StopFlag | None = None,
+             echo: bool = True) -> "Session":
+        """Set up torch (threads, distributed), the run directory, and the checkpoint to resume."""
+        if cfg.run.threads:
+            torch.set_num_threads(cfg.run.threads)
+        env = setup(cfg.run.device)
+        if env.world_size > cfg.data.batch_size:
+            raise UserError(f"data.batch_size {cfg.data.batch_size} is smaller than the number of "
+                            f"processes {env.world_size}")
+        out = Path(out)
+        if not resume and env.is_main and (out / "checkpoints" / "last.pt").exists():
+            raise UserError(f"{out} already holds a run; resume it with --resume, or choose another --out")
+        barrier(env)
+        run = RunDir(out, main=env.is_main, echo=echo)
+        resumed = load_checkpoint(run.checkpoint, config=to_dict(cfg)) if resume else None
+        if resumed is not None:
+            set_rng_state(resumed["rng"])
+            run.log(f"resuming {out} at phase {resumed['phase']}, step {resumed['step']}")
+        run.write_text("config.yaml", dump_yaml(cfg))
+        return cls(cfg, env, run, stop if stop is not None else StopFlag(), resumed)
+
+    @property
+    def device(self) -> torch.device:
+        return self.env.device
+
+    def config_dict(self) -> dict[str, Any]:
+        return to_dict(self.cfg)
+
+    def save(self, phase: str, step: int, state: dict[str, Any], path: Path | None = None) -> None:
+        """Rank 0 writes the checkpoint (atomically); every rank waits for it."""
+        if self.env.is_main:
+            save_checkpoint(path or self.run.checkpoint, make_checkpoint(self.config_dict(), phase, step, state))
+        barrier(self.env)
+
+    def checkpoint(self, path: Path | None = None) -> dict[str, Any]:
+        return load_checkpoint(path or self.run.checkpoint)
+
+    def resume_point(self, phase: str) -> tuple[int, dict[str, Any] | None]:
+        """``(step, state)`` to continue ``phase`` from, or ``(0, None)`` to start it."""
+        if self.resumed is not None and self.resumed["phase"] == phase:
+            return self.resumed["step"], self.resumed["state"]
+        return 0, None
+
+    def step_done(self, phase: str, step: int, total: int, state: Callable[[], dict[str, Any]]) -> None:
+        """After step ``step`` (1-based count of finished steps): checkpoint and maybe stop."""
+        if self.stop.should_stop():
+            self.save(phase, step, state())
+            self.run.log(f"stopped at {phase} step {step}/{total}; checkpoint written to {self.run.checkpoint}")
+            raise Interrupted(f"stopped at {phase} step {step}/{total}; continue with --resume --out {self.run.path}")
+        if step % self.cfg.run.checkpoint_every == 0 and step < total:
+            self.save(phase, step, state())

@@ -1,0 +1,110 @@
+"""The three splits of a run (train for W, val for alpha/rho/phi, test for the final mIoU) and
+the complexity features of the images the gate sees.
+
+>>> from search.config import load_config
+>>> cfg = load_config(None, ["data.num_train=4", "data.num_val=2", "data.num_test=2", "data.image_size=[16, 32]"])
+>>> dataset_config(cfg.data, "val")["image_size"]
+[16, 32]
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from .cli import UserError
+from .config import DataConfig
+
+
+def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
+    """The ``build_dataset`` dict of split ``which`` (``train``, ``val`` or ``test``)."""
+    split = {"train": data.train_split, "val": data.val_split, "test": data.test_split}[which]
+    cfg: dict[str, Any] = {"name": data.name, "split": split, "seed": data.seed, "cache_dir": data.cache_dir,
+                           "augment": data.augment and which == "train"}
+    if which == "train" and data.crop is not None:
+        cfg["crop"] = data.crop
+    if data.name == "synthetic":
+        cfg.update(size={"train": data.num_train, "val": data.num_val, "test": data.num_test}[which],
+                   image_size=data.image_size, num_classes=data.num_classes)
+    else:
+        cfg["root"] = data.root
+        if data.name == "folder":
+            cfg["classes"] = data.classes
+    cfg.update(data.options)
+    return cfg
+
+
+class InMemory(Dataset):
+    """Keeps each decoded item of ``dataset`` after its first ``load``; the training transform
+    (which depends on ``(seed, epoch, index)``) is applied afresh on every access."""
+
+    def __init__(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self._items: dict[int, tuple[Tensor, Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getattr__(self, name: str) -> Any:  # num_classes, class_names, set_epoch, cache_key, ...
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def load(self, index: int) -> tuple[Tensor, Tensor]:
+        if index not in self._items:
+            self._items[index] = self.dataset.load(index)
+        return self._items[index]
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        image, mask = self.load(index)
+        transform = self.dataset.transform
+        return transform(image, mask, index=index, epoch=self.dataset.epoch) if transform else (image, mask)
+
+
+@dataclass
+class Splits:
+    train: Dataset
+    val: Dataset
+    test: Dataset
+    num_classes: int
+    class_names: list[str]
+    features: dict[str, Tensor]        # "train" / "val": (N, F) complexity features
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """Height and width of a training item (after the crop)."""
+        return tuple(self.train[0][0].shape[-2:])
+
+    @property
+    def test_size(self) -> tuple[int, int]:
+        """Height and width of a test item: the deployment input at scale 1.0."""
+        return tuple(self.test[0][0].shape[-2:])
+
+
+def build_split(data: DataConfig, which: str) -> Dataset:
+    from search.data import build_dataset  # noqa: PLC0415 (heavy imports only when used)
+    from search.data.base import DataError  # noqa: PLC0415
+
+    try:
+        ds = build_dataset(dataset_config(data, which))
+    except DataError as err:
+        raise UserError(str(err)) from None
+    if len(ds) == 0:
+        raise UserError(f"the {which} split ({dataset_config(data, which)['split']}) of dataset "
+                        f"{data.name!r} has no images")
+    return InMemory(ds) if data.in_memory else ds
+
+
+def load_splits(data: DataConfig, features: bool = True, progress: bool = False) -> Splits:
+    """Build the train, val and test datasets and (with ``features``) their complexity features."""
+    from search.data import complexity_features  # noqa: PLC0415
+
+    train, val, test = (build_split(data, w) for w in ("train", "val", "test"))
+    feats = {}
+    if features:
+        for name, ds in (("train", train), ("val", val)):
+            feats[name] = complexity_features(ds, cache_dir=data.cache_dir, progress=progress).float()
+    return Splits(train, val, test, train.num_classes, list(train.class_names), feats)
