@@ -2,13 +2,19 @@
 
 Measured (one process, fixed torch threads, a few seconds in all):
 
-* per-layer overhead: a module call on a one-element tensor;
+* per-layer overhead: the mean time of a conv, a batch-norm and a ReLU module call on a
+  one-element tensor;
 * element-wise op rate: ``nn.ReLU`` on a tensor that fits the L2 cache;
-* memory bandwidth: a copy between two tensors far larger than the last-level cache;
-* peak MAC rate and conv efficiency: a dozen convolutions (dense k x k, depthwise, 1 x 1, a
-  thin first layer), timed one by one; ``peak`` is the best MAC rate among the large dense
-  ones, and ``utilization``, ``pointwise_utilization`` and ``reduction_half`` are fitted so
-  that :func:`cost_models.formulas.layer_cost` predicts their times (least squares on log time).
+* memory bandwidth: a copy between two tensors far larger than the last-level cache (DRAM),
+  and between two that together fill a quarter of it (``onchip_bandwidth``);
+* peak MAC rate and conv efficiency: 17 convolutions (dense k x k, depthwise, 1 x 1, a thin
+  first layer), each timed back to back; ``peak`` is the best MAC rate among the large dense
+  ones, and ``utilization`` and ``intensity_half`` are fitted so that
+  :func:`cost_models.formulas.layer_cost` predicts their times (least squares on log time).
+
+With one thread, times are the thread's CPU time (``time.thread_time``): on a machine shared
+with other jobs that is what one inference costs when it has a core to itself; the wall
+clock would add whatever the scheduler gave to others. With more threads it is wall time.
 
 Memory is first set, through glibc's ``mallopt``, to stay with the process instead of going
 back to the OS after every op (PyTorch's CPU tuning guide does the same with jemalloc or
@@ -39,13 +45,15 @@ from torch import nn
 from .formulas import conv2d_work, layer_cost
 from .target import TARGETS_DIR, Target
 
-# (c_in, c_out, kernel, groups, size, stride): chosen unlike the usual network shapes
-# (odd channel counts and sizes), so a benchmark on real networks is not fitted to itself
+# (c_in, c_out, kernel, groups, size, stride): channel counts in multiples of 16 (the vector
+# width the kernels block channels by) and sizes unlike the usual network shapes, so that a
+# benchmark on real networks is not fitted to itself
 CONV_SHAPES = [
-    (3, 20, 3, 1, 120, 2), (12, 12, 3, 1, 100, 1), (20, 20, 3, 1, 60, 1), (40, 40, 3, 1, 44, 1),
-    (40, 80, 3, 1, 44, 2), (80, 80, 3, 1, 30, 1), (160, 160, 3, 1, 18, 1), (40, 40, 3, 40, 60, 1),
-    (160, 160, 3, 160, 30, 1), (80, 80, 3, 80, 44, 2), (72, 72, 5, 72, 30, 1), (20, 80, 1, 1, 60, 1),
-    (80, 20, 1, 1, 60, 1), (40, 240, 1, 1, 30, 1), (160, 160, 1, 1, 22, 1), (12, 36, 1, 1, 100, 1),
+    (3, 32, 3, 1, 150, 2), (16, 16, 3, 1, 90, 1), (32, 32, 3, 1, 70, 1), (48, 96, 3, 1, 50, 2),
+    (80, 80, 3, 1, 36, 1), (112, 112, 3, 1, 26, 1), (144, 144, 3, 1, 20, 1), (208, 208, 3, 1, 12, 1),
+    (48, 48, 3, 48, 70, 1), (144, 144, 3, 144, 30, 1), (80, 80, 3, 80, 50, 2), (112, 112, 5, 112, 26, 1),
+    (16, 80, 1, 1, 70, 1), (80, 16, 1, 1, 70, 1), (48, 192, 1, 1, 36, 1), (176, 176, 1, 1, 20, 1),
+    (32, 112, 1, 1, 50, 1),
 ]
 PEAK_SHAPES = 2  # the dense convs with the most MACs give the peak rate
 
@@ -58,10 +66,10 @@ class Calibration:
     per_layer_overhead_s: float
     vector_ops_per_s: float
     dram_bandwidth: float
+    onchip_bandwidth: float
     peak_macs_per_s: float
     utilization: float
-    pointwise_utilization: float
-    reduction_half: float
+    intensity_half: float
     onchip_buffer_bytes: float
     allocator_tuned: bool
     conv_rows: list[dict] = field(default_factory=list)   # shape, measured and fitted seconds
@@ -83,16 +91,28 @@ def tune_allocator() -> bool:
     return bool(ok)
 
 
+def clock() -> Callable[[], float]:
+    """The timer for this process: thread CPU time with one torch thread, else wall time."""
+    return time.thread_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
 def median_time(fn: Callable[[], object], repeats: int = 7, warmup: int = 2) -> float:
-    """Median wall time of ``fn()`` in seconds."""
+    """Median time of ``fn()`` in seconds, by :func:`clock`."""
+    now = clock()
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = now()
         fn()
-        times.append(time.perf_counter() - start)
+        times.append(now() - start)
     return statistics.median(times)
+
+
+def simd_lanes() -> int:
+    """fp32 lanes of the widest vector unit torch uses here (AVX-512: 16, AVX2: 8, else 4)."""
+    capability = torch.backends.cpu.get_cpu_capability().upper()
+    return 16 if "AVX512" in capability else 8 if "AVX2" in capability else 4
 
 
 def machine_info(threads: int) -> dict[str, str]:
@@ -131,36 +151,35 @@ def _conv_work(c_in: int, c_out: int, k: int, groups: int, size: int, stride: in
 
 
 def _time_convs(repeats: int) -> list[float]:
-    """Median time of each of :data:`CONV_SHAPES`, timed in interleaved rounds."""
+    """Median time of each of :data:`CONV_SHAPES`."""
     gen = torch.Generator().manual_seed(0)
-    cases = []
-    for c_in, c_out, k, groups, size, stride in CONV_SHAPES:
-        conv = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False).eval()
-        cases.append((conv, torch.randn(1, c_in, size, size, generator=gen)))
-    times: list[list[float]] = [[] for _ in cases]
+    times = []
     with torch.no_grad():
-        for conv, x in cases:
-            conv(x), conv(x)
-        for _ in range(repeats):
-            for i, (conv, x) in enumerate(cases):
-                start = time.perf_counter()
-                conv(x)
-                times[i].append(time.perf_counter() - start)
-    return [statistics.median(t) for t in times]
+        for c_in, c_out, k, groups, size, stride in CONV_SHAPES:
+            conv = nn.Conv2d(c_in, c_out, k, stride, k // 2, groups=groups, bias=False).eval()
+            x = torch.randn(1, c_in, size, size, generator=gen)
+            times.append(median_time(lambda: conv(x), repeats=repeats))
+    return times
 
 
-def _fit(base: Target, seconds: list[float]) -> tuple[float, float, float]:
-    """(utilization, pointwise_utilization, reduction_half) minimising the log-time error."""
+def _fit(base: Target, seconds: list[float]) -> tuple[float, float]:
+    """(utilization, intensity_half) minimising the squared log-time error."""
     works = [_conv_work(*shape) for shape in CONV_SHAPES]
     measured = np.log(seconds)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
-        t = replace(base, utilization=float(theta[0]), pointwise_utilization=float(theta[1]),
-                    reduction_half=float(theta[2]))
+        t = replace(base, utilization=float(theta[0]), intensity_half=float(theta[1]))
         return np.log([float(layer_cost(w, t).latency_s) for w in works]) - measured
 
-    fit = least_squares(residuals, x0=[0.8, 0.5, 10.0], bounds=([0.01, 0.01, 0.0], [1.0, 1.0, 1e4]))
-    return float(fit.x[0]), float(fit.x[1]), float(fit.x[2])
+    fit = least_squares(residuals, x0=[0.9, 10.0], bounds=([0.01, 0.0], [1.0, 1e4]))
+    return float(fit.x[0]), float(fit.x[1])
+
+
+def _overhead() -> float:
+    """Mean time of a conv, a batch-norm and a ReLU module call on one element."""
+    tiny = torch.zeros(1, 1, 1, 1)
+    modules = [nn.Conv2d(1, 1, 1).eval(), nn.BatchNorm2d(1).eval(), nn.ReLU()]
+    return statistics.mean(median_time(lambda: m(tiny), repeats=50, warmup=10) for m in modules)
 
 
 def calibrate(threads: int | None = None, quick: bool = False) -> Calibration:
@@ -171,16 +190,18 @@ def calibrate(threads: int | None = None, quick: bool = False) -> Calibration:
     tuned = tune_allocator()
     repeats = 3 if quick else 9
     with torch.no_grad():
-        relu = nn.ReLU()
-        tiny = torch.zeros(1)
-        overhead = median_time(lambda: relu(tiny), repeats=50, warmup=10)
-        small = torch.randn(64 * 1024)  # 256 KiB: inside L2
-        vector_rate = small.numel() / max(median_time(lambda: relu(small), repeats=repeats * 3) - overhead, 1e-9)
+        overhead = _overhead()
+        relu, one, small = nn.ReLU(), torch.zeros(1), torch.randn(64 * 1024)  # 256 KiB: inside L2
+        call = median_time(lambda: relu(one), repeats=50, warmup=10)
+        vector_rate = small.numel() / max(median_time(lambda: relu(small), repeats=repeats * 3) - call, 1e-7)
         caches = cache_sizes()
         last_level = max(caches.values(), default=32 * 2**20)
         numel = max(4 * last_level // 4, 2**24)  # 4x the last-level cache, at least 64 MiB
         src, dst = torch.randn(numel), torch.empty(numel)
         bandwidth = 2 * 4 * numel / median_time(lambda: dst.copy_(src), repeats=max(3, repeats // 2), warmup=1)
+        numel = last_level // 32  # two tensors of 1/8 of the cache's elements: a quarter of its bytes
+        src, dst = torch.randn(numel), torch.empty(numel)
+        cache_bandwidth = 2 * 4 * numel / median_time(lambda: dst.copy_(src), repeats=repeats * 3, warmup=2)
         del src, dst
     seconds = _time_convs(repeats)
     macs = [float(_conv_work(*s).macs) for s in CONV_SHAPES]
@@ -189,16 +210,17 @@ def calibrate(threads: int | None = None, quick: bool = False) -> Calibration:
     base = Target(name="host_cpu", kind="cpu", description="", precision="fp32", bytes_per_element=4,
                   peak_macs_per_s=peak, utilization=1.0, vector_ops_per_s=vector_rate,
                   dram_bandwidth=bandwidth, onchip_buffer_bytes=float(last_level), register_reuse=8.0,
+                  onchip_bandwidth=cache_bandwidth,
                   e_mac=0.0, e_onchip_byte=0.0, e_dram_byte=0.0, static_power_w=0.0,
-                  per_layer_overhead_s=overhead, pointwise_utilization=1.0, reduction_half=0.0)
-    utilization, pointwise, half = _fit(base, seconds)
-    fitted = replace(base, utilization=utilization, pointwise_utilization=pointwise, reduction_half=half)
+                  per_layer_overhead_s=overhead, channel_block=float(simd_lanes()))
+    utilization, half = _fit(base, seconds)
+    fitted = replace(base, utilization=utilization, intensity_half=half)
     rows = [{"shape": dict(zip(("c_in", "c_out", "kernel", "groups", "size", "stride"), s)), "macs": m,
              "measured_s": t, "predicted_s": float(layer_cost(_conv_work(*s), fitted).latency_s)}
             for s, m, t in zip(CONV_SHAPES, macs, seconds)]
     return Calibration(threads=threads, per_layer_overhead_s=overhead, vector_ops_per_s=vector_rate,
-                       dram_bandwidth=bandwidth, peak_macs_per_s=peak, utilization=utilization,
-                       pointwise_utilization=pointwise, reduction_half=half,
+                       dram_bandwidth=bandwidth, onchip_bandwidth=cache_bandwidth, peak_macs_per_s=peak, utilization=utilization,
+                       intensity_half=half,
                        onchip_buffer_bytes=float(last_level), allocator_tuned=tuned, conv_rows=rows,
                        machine=machine_info(threads), seconds=time.perf_counter() - start)
 
@@ -215,7 +237,8 @@ def target_yaml(cal: Calibration) -> str:
     alloc = "glibc malloc kept from returning memory to the OS" if cal.allocator_tuned else "default allocator"
     lines = [
         f"# host_cpu: calibrated by `python -m search calibrate --threads {cal.threads}` on {when}",
-        f"# in {cal.seconds:.1f} s, torch {m['torch']} on the CPU, {cal.threads} thread(s), {alloc}.",
+        f"# in {cal.seconds:.1f} s, torch {m['torch']} on the CPU, {cal.threads} thread(s), {alloc},",
+        f"# timed by {'thread CPU time' if cal.threads == 1 else 'wall clock'} (medians).",
         f"# machine: {m['platform']}; {m['cpu']}; {m['cores']} cores; caches {m['caches']}",
         f"# conv fit: median abs error {100 * fit_error(cal):.1f} % over {len(cal.conv_rows)} conv shapes "
         "(cost_models/calibrate.py: CONV_SHAPES)",
@@ -226,14 +249,17 @@ def target_yaml(cal: Calibration) -> str:
         "compute:",
         f"  peak: {cal.peak_macs_per_s / 1e9:.2f} GMAC/s       # measured: best rate of the "
         f"{PEAK_SHAPES} largest dense 3x3 convs",
-        f"  utilization: {cal.utilization:.3f}           # fitted: k x k convs, share of peak",
-        f"  pointwise_utilization: {cal.pointwise_utilization:.3f} # fitted: 1x1 convs and linear layers",
-        f"  reduction_half: {cal.reduction_half:.2f}         # fitted: extra MAC slots per output element",
-        f"  vector_peak: {cal.vector_ops_per_s / 1e9:.2f} GFLOP/s  # measured: nn.ReLU on 256 KiB (in L2), "
-        "elements per second",
+        f"  utilization: {cal.utilization:.3f}      # fitted on the conv shapes: share of peak",
+        f"  intensity_half: {cal.intensity_half:.2f}    # fitted on the conv shapes: MAC slots per touched element",
+        f"  channel_block: {simd_lanes()}          # torch.backends.cpu.get_cpu_capability(): "
+        f"{torch.backends.cpu.get_cpu_capability()}, fp32 lanes per vector",
+        f"  vector_peak: {cal.vector_ops_per_s / 1e9:.2f} GFLOP/s  # measured: nn.ReLU on 256 KiB (in L2) less a "
+        "one-element call, elements per second",
         "memory:",
         f"  dram_bandwidth: {cal.dram_bandwidth / 1e9:.2f} GB/s  # measured: copy of a tensor 4x the "
         "last-level cache, read + write bytes",
+        f"  onchip_bandwidth: {cal.onchip_bandwidth / 1e9:.2f} GB/s  # measured: copy between two tensors "
+        "filling a quarter of the last-level cache",
         f"  onchip_buffer: {cal.onchip_buffer_bytes / 2**20:g} MiB       # sysfs: last-level cache",
         "  register_reuse: 8            # assumption: operand reads served by vector registers per cache read",
         "energy:",
@@ -242,8 +268,8 @@ def target_yaml(cal: Calibration) -> str:
         "  dram: 20 pJ/bit      # assumption: DDR4/5 server memory, between LPDDR4 8 and DDR3 70 pJ/bit (Accelergy CACTI tables)",
         f"  static_power: {5 * cal.threads} W      # assumption: 5 W per busy core",
         "overhead:",
-        f"  per_layer: {cal.per_layer_overhead_s * 1e6:.2f} us   # measured: nn.ReLU module call on a "
-        "one-element tensor",
+        f"  per_layer: {cal.per_layer_overhead_s * 1e6:.2f} us   # measured: mean of a conv, batch-norm and "
+        "ReLU module call on one element",
     ]
     return "\n".join(lines) + "\n"
 

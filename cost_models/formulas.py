@@ -37,31 +37,21 @@ def _t(x: Number) -> Tensor:
     return x if torch.is_tensor(x) else torch.tensor(float(x), dtype=torch.float64)
 
 
-KINDS = ("conv", "pointwise", "elementwise")
-
-
 @dataclass
 class Work:
-    """Hardware-independent description of one layer's work (element counts, not bytes).
-
-    ``kind`` picks the compute efficiency of the MACs on a target: ``"conv"`` (a k x k
-    convolution with k > 1, incl. depthwise and transposed), ``"pointwise"`` (a 1 x 1
-    convolution or a linear layer: a matrix product) or ``"elementwise"`` (no MACs).
-    """
+    """Hardware-independent description of one layer's work (element counts, not bytes)."""
 
     macs: Tensor        # fused multiply-adds, fvcore's convention
     params: Tensor      # weight elements the layer reads (its parameters)
     act_in: Tensor      # input activation elements, all inputs together
     act_out: Tensor     # output activation elements
     vector_ops: Tensor  # element-wise arithmetic that is not a MAC (normalise, activate, pool, resize)
-    kind: str = "elementwise"
+    in_channels: Tensor = 0.0   # MAC layers: input channels per group (the reduction's channel axis)
+    out_channels: Tensor = 0.0  # MAC layers: output channels, all groups (the axis split across lanes)
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"Work.kind {self.kind!r} is not one of {', '.join(KINDS)}")
         for f in fields(self):
-            if f.name != "kind":
-                setattr(self, f.name, _t(getattr(self, f.name)))
+            setattr(self, f.name, _t(getattr(self, f.name)))
 
 
 def conv2d_work(batch: Number, c_in: Number, c_out: Number, h_in: Number, w_in: Number,
@@ -79,9 +69,9 @@ def conv2d_work(batch: Number, c_in: Number, c_out: Number, h_in: Number, w_in: 
     else:
         macs = batch * c_out * h_out * w_out * (c_in / groups) * k
     params = c_out * (c_in / groups) * k + (c_out if bias else 0.0)
-    kind = "pointwise" if k == 1 and not transposed else "conv"
     return Work(macs=macs, params=params, act_in=batch * c_in * h_in * w_in,
-                act_out=batch * c_out * h_out * w_out, vector_ops=0.0, kind=kind)
+                act_out=batch * c_out * h_out * w_out, vector_ops=0.0, in_channels=c_in / groups,
+                out_channels=c_out)
 
 
 def linear_work(rows: Number, in_features: Number, out_features: Number, bias: bool = False) -> Work:
@@ -89,7 +79,8 @@ def linear_work(rows: Number, in_features: Number, out_features: Number, bias: b
     in_features, out_features = _t(in_features), _t(out_features)
     params = in_features * out_features + (out_features if bias else 0.0)
     return Work(macs=rows * in_features * out_features, params=params,
-                act_in=rows * in_features, act_out=rows * out_features, vector_ops=0.0, kind="pointwise")
+                act_in=rows * in_features, act_out=rows * out_features, vector_ops=0.0,
+                in_channels=in_features, out_channels=out_features)
 
 
 def elementwise_work(act_in: Number, act_out: Number, ops_per_output: Number = 1.0,
@@ -155,20 +146,49 @@ def dram_traffic(work: Work, target: Target) -> tuple[Tensor, Tensor, Tensor]:
     return torch.minimum(tiled, no_reuse), compulsory, no_reuse
 
 
-def compute_time(work: Work, target: Target) -> Tensor:
-    """Seconds of arithmetic for ``work`` on ``target``, if memory were free.
+def lane_padding(work: Work, block: float) -> Tensor:
+    """How many more MAC slots a layer takes when channels run in blocks of ``block`` lanes.
 
-    MACs run at ``peak * utilization`` (``pointwise_utilization`` for 1 x 1 convs and linear
-    layers), and every output element of a MAC layer costs ``reduction_half`` extra MAC
-    slots (loading and storing its accumulator): the efficiency is ``K / (K + reduction_half)``
-    with ``K = macs / act_out`` the reduction length, low for depthwise convs and thin first
-    layers. Element-wise ops run at ``vector_ops_per_s``.
+    Output channels are rounded up to a multiple of ``block``, and so are input channels
+    per group when there are at least ``block`` of them (thin inputs, like an RGB first
+    layer or a depthwise conv's one channel per group, are not split across lanes). The
+    factor is piecewise constant: its gradient is zero and the cost's gradient with respect
+    to channel counts comes from the MACs it multiplies.
     """
-    vector_s = work.vector_ops / target.vector_ops_per_s
-    if work.kind == "elementwise":
-        return work.macs / target.effective_macs_per_s + vector_s
-    utilization = target.pointwise_utilization if work.kind == "pointwise" else target.utilization
-    return (work.macs + target.reduction_half * work.act_out) / (target.peak_macs_per_s * utilization) + vector_s
+    if block <= 1:
+        return torch.ones_like(work.macs)
+
+    def factor(c: Tensor, always: bool) -> Tensor:
+        padded = torch.ceil(c / block) * block
+        use = (c > 0) if always else (c >= block)
+        return torch.where(use, padded / torch.where(c > 0, c, 1.0), 1.0)
+
+    return factor(work.out_channels, True) * factor(work.in_channels, False)
+
+
+def compute_time(work: Work, target: Target) -> Tensor:
+    """Seconds of arithmetic for ``work`` on ``target``, if DRAM were free.
+
+    MACs run at ``peak * utilization`` times an efficiency that falls with the arithmetic
+    intensity ``I = macs / (act_in + act_out + params)``: every element a MAC layer touches
+    costs ``intensity_half`` extra MAC slots (loading, storing, re-laying it out), so the
+    efficiency is ``I / (I + intensity_half)``, low for depthwise and 1 x 1 convs and thin
+    layers, near 1 for wide k x k convs; channel counts that do not fill the target's
+    ``channel_block`` lanes waste the rest (:func:`lane_padding`). Element-wise ops run at
+    ``vector_ops_per_s``.
+    """
+    touched = torch.where(work.macs > 0, work.act_in + work.act_out + work.params, 0.0)
+    mac_slots = (work.macs + target.intensity_half * touched) * lane_padding(work, target.channel_block)
+    return mac_slots / target.effective_macs_per_s + work.vector_ops / target.vector_ops_per_s
+
+
+def memory_time(work: Work, dram_bytes: Tensor, target: Target) -> Tensor:
+    """Seconds to move the layer's data: ``dram_bytes`` at the DRAM bandwidth, or, when the
+    layer's whole footprint fits the on-chip buffer (a cache that still holds what the layer
+    before wrote), at ``onchip_bandwidth`` (equal to the DRAM bandwidth unless the target says)."""
+    footprint = target.bytes_per_element * (work.act_in + work.act_out + work.params)
+    fits = footprint <= target.onchip_buffer_bytes
+    return dram_bytes / torch.where(fits, target.onchip_bandwidth or target.dram_bandwidth, target.dram_bandwidth)
 
 
 def _pass_cost(work: Work, target: Target) -> Cost:
@@ -178,7 +198,7 @@ def _pass_cost(work: Work, target: Target) -> Cost:
     # a pass with no work at all (a weight update of a layer without weights) is not launched
     launched = (work.macs + work.vector_ops + work.act_in + work.act_out + work.params) > 0
     overhead = torch.where(launched, target.per_layer_overhead_s, 0.0)
-    latency = torch.maximum(compute_time(work, target), dram / target.dram_bandwidth) + overhead
+    latency = torch.maximum(compute_time(work, target), memory_time(work, dram, target)) + overhead
     return Cost(macs=work.macs, params=work.params, activations=work.act_out,
                 onchip_bytes=onchip, dram_bytes=dram,
                 compute_j=(work.macs + work.vector_ops) * target.e_mac,
@@ -190,10 +210,10 @@ def training_passes(work: Work) -> list[Work]:
     """One training step of a layer: forward, input gradient, weight gradient, SGD-momentum update."""
     zero = torch.zeros_like(work.macs)
     grad_input = Work(macs=work.macs, params=work.params, act_in=work.act_out, act_out=work.act_in,
-                      vector_ops=work.vector_ops, kind=work.kind)
+                      vector_ops=work.vector_ops, in_channels=work.in_channels, out_channels=work.out_channels)
     grad_weight = Work(macs=work.macs, params=zero, act_in=work.act_in + work.act_out,
                        act_out=work.params, vector_ops=torch.where(work.params > 0, work.vector_ops, zero),
-                       kind=work.kind)
+                       in_channels=work.in_channels, out_channels=work.out_channels)
     update = Work(macs=zero, params=zero, act_in=3 * work.params, act_out=2 * work.params,
                   vector_ops=3 * work.params)
     return [work, grad_input, grad_weight, update]

@@ -1,7 +1,7 @@
 """Human-readable per-layer cost table of a :class:`~cost_models.profile.Report`, grouped by module.
 
 >>> print(_si(1.5e9), _si(2.5e-3, "J"), _si(0, "s"))
-1.50G 2.50mJ 0
+1.5G 2.5mJ 0
 """
 from __future__ import annotations
 

@@ -43,8 +43,9 @@ class Target:
     e_dram_byte: float              # J per DRAM byte
     static_power_w: float           # W drawn for as long as the work runs
     per_layer_overhead_s: float     # fixed cost per layer (kernel launch, layer reconfiguration)
-    pointwise_utilization: float    # achieved fraction of peak on 1x1 convs and linear layers
-    reduction_half: float           # extra MAC slots per output element (see formulas.compute_time)
+    intensity_half: float = 0.0     # MAC slots per touched element (see formulas.compute_time)
+    channel_block: float = 1.0      # channels computed side by side (SIMD lanes, PE columns)
+    onchip_bandwidth: float = 0.0   # B/s for layers whose data fits the buffer (0: dram_bandwidth)
     source: str = ""                # the file it came from
 
     @property
@@ -59,9 +60,10 @@ class Target:
 _SCHEMA: dict[str, dict[str, str]] = {
     "": {"name": "text", "kind": "text", "description": "text", "precision": "text"},
     "compute": {"peak": "compute_rate", "dsp": "number", "clock": "frequency",
-                "macs_per_dsp_cycle": "number", "utilization": "number", "vector_peak": "compute_rate",
-                "pointwise_utilization": "number", "reduction_half": "number"},
-    "memory": {"dram_bandwidth": "bandwidth", "onchip_buffer": "size", "register_reuse": "number"},
+                "macs_per_dsp_cycle": "number", "utilization": "number", "vector_peak": "op_rate",
+                "intensity_half": "number", "channel_block": "number"},
+    "memory": {"dram_bandwidth": "bandwidth", "onchip_buffer": "size", "register_reuse": "number",
+               "onchip_bandwidth": "bandwidth"},
     "energy": {"mac": "energy", "onchip": "energy_per_byte", "dram": "energy_per_byte",
                "static_power": "power"},
     "overhead": {"per_layer": "time"},
@@ -116,28 +118,33 @@ def _target_from_dict(raw: dict[str, Any], where: str) -> Target:
         peak = values["compute.dsp"] * values["compute.clock"] * values.get("compute.macs_per_dsp_cycle", 1.0)
     else:
         raise TargetError(f"{where}: missing field 'compute.peak' (or 'compute.dsp' with 'compute.clock')")
-    utilization = get("compute.utilization")
-    pointwise_utilization = values.get("compute.pointwise_utilization", utilization)
-    for key, value in (("utilization", utilization), ("pointwise_utilization", pointwise_utilization)):
-        if not 0.0 < value <= 1.0:
-            raise TargetError(f"{where}: compute.{key} must be in (0, 1], got {value}")
+    utilization, dram_bandwidth = get("compute.utilization"), get("memory.dram_bandwidth")
+    if not 0.0 < utilization <= 1.0:
+        raise TargetError(f"{where}: compute.utilization must be in (0, 1], got {utilization}")
     target = Target(
         name=str(get("name")), kind=kind, description=str(values.get("description", "")),
         precision=precision, bytes_per_element=BYTES_PER_ELEMENT[precision],
         peak_macs_per_s=peak, utilization=utilization,
         vector_ops_per_s=values.get("compute.vector_peak", peak * utilization),
-        dram_bandwidth=get("memory.dram_bandwidth"), onchip_buffer_bytes=get("memory.onchip_buffer"),
+        dram_bandwidth=dram_bandwidth, onchip_buffer_bytes=get("memory.onchip_buffer"),
         register_reuse=get("memory.register_reuse"),
         e_mac=get("energy.mac"), e_onchip_byte=get("energy.onchip"), e_dram_byte=get("energy.dram"),
         static_power_w=values.get("energy.static_power", 0.0),
         per_layer_overhead_s=values.get("overhead.per_layer", 0.0),
-        pointwise_utilization=pointwise_utilization,
-        reduction_half=values.get("compute.reduction_half", 0.0), source=where,
+        intensity_half=values.get("compute.intensity_half", 0.0),
+        channel_block=values.get("compute.channel_block", 1.0),
+        onchip_bandwidth=values.get("memory.onchip_bandwidth", dram_bandwidth), source=where,
     )
     for f in fields(target):
         value = getattr(target, f.name)
         if isinstance(value, float) and value < 0:
             raise TargetError(f"{where}: {f.name} must not be negative, got {value}")
+    for key, value in (("compute.peak", peak), ("compute.vector_peak", target.vector_ops_per_s),
+                       ("memory.dram_bandwidth", dram_bandwidth), ("memory.onchip_bandwidth", target.onchip_bandwidth)):
+        if value <= 0:
+            raise TargetError(f"{where}: {key} must be positive, got {value}")
+    if target.channel_block < 1 or target.channel_block != int(target.channel_block):
+        raise TargetError(f"{where}: compute.channel_block must be a whole number >= 1, got {target.channel_block}")
     if target.register_reuse < 1:
         raise TargetError(f"{where}: memory.register_reuse must be >= 1, got {target.register_reuse}")
     return target

@@ -1,7 +1,8 @@
 """Physical quantities with units, as written in targets/*.yaml ("59.7 GB/s", "3.7 pJ").
 
 Every quantity is converted to one SI-style base unit per dimension:
-joules, joules per byte, bytes, bytes per second, hertz, watts, seconds, MACs per second.
+joules, joules per byte, bytes, bytes per second, hertz, watts, seconds, MACs per second,
+element-wise ops per second.
 
 >>> parse_quantity("59.7 GB/s", "bandwidth")
 59700000000.0
@@ -26,6 +27,8 @@ UNITS: dict[str, dict[str, float]] = {
     "frequency": {"Hz": 1.0, "kHz": 1e3, "MHz": 1e6, "GHz": 1e9},
     "power": {"mW": 1e-3, "W": 1.0},
     "time": {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0},
+    # element-wise op rates: one op (an add, a max, ...) is one FLOP
+    "op_rate": {"op/s": 1.0, "Gop/s": 1e9, "Top/s": 1e12, "FLOP/s": 1.0, "GFLOP/s": 1e9, "TFLOP/s": 1e12},
     # compute rates are stored as MACs per second; one MAC = 2 FLOPs
     "compute_rate": {
         "MAC/s": 1.0, "GMAC/s": 1e9, "TMAC/s": 1e12,
