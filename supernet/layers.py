@@ -1,16 +1,27 @@
 """Building blocks shared by the families: one class serves the supernet and the derived net.
 
 :class:`ConvBNAct` is the only layer with weights. Built from a search :class:`Space` it is
-a convolution at the widest width whose batch-norm scale and shift are multiplied by the
-Gumbel-weighted channel mask (and by the keep weight of the branch it ends, if any);
-built from fixed choices it is a plain ``Conv2d -> BatchNorm2d -> ReLU`` of the chosen
-width. Why the mask goes into the batch-norm affine:
+a convolution at the widest width; built from fixed choices it is a plain
+``Conv2d -> BatchNorm2d -> ReLU`` of the chosen width (dropped branches are not built).
 
-* the batch statistics are those of the unmasked widest convolution, so every channel's
-  running mean and variance are its own, whatever width was sampled (no zeros from masked
-  channels poison them), and slicing them gives the derived net's batch-norm exactly;
-* ``relu(m * y) == m * relu(y)`` for ``m >= 0``, so this is "mask after the activation"
-  with no extra activation-sized tensor: time and memory stay those of the widest net.
+Where the channel mask goes (FBNetV2's ``m * relu(bn(conv(x)))``, computed cheaply): a
+layer's output is *not* masked where it is produced but where it is consumed: every
+consuming convolution multiplies its *weights* along the input channels by the mask of
+each input segment (the Gumbel-weighted width mask times the segment's keep weight), which
+equals convolving the masked activation. Consequences:
+
+* batch-norm statistics are those of the unmasked widest convolution, so every channel's
+  running mean and variance are its own whatever width was sampled (no zeros from masked
+  channels poison them) and the derived net's sliced batch-norm is exact;
+* the gradient of a mask entry is ``<dL/dW', W>`` summed over that input channel, nonzero
+  for channels the sample switched off (a mask before the ReLU would block it: relu'(0)=0),
+  so wider options and dropped branches still get a learning signal;
+* no activation-sized tensor is added: time and memory stay those of the widest net.
+
+Masking commutes with what lies between producer and consumer (resize, pooling, ReLU of
+a residual sum, concatenation). Depthwise convs act per channel and pass masks on to their
+consumer. A branch whose output is *added* (multires fusion) is gated by ``keep`` in its
+last batch-norm's scale and shift (no activation follows it).
 
 Every module also has ``plan(planner, shape) -> shape``, which lists the cost terms of
 the *derived* network's forward pass (see :mod:`supernet.cost`).
@@ -48,11 +59,13 @@ def masked_batch_norm(bn: nn.BatchNorm2d, x: Tensor, mask: Tensor) -> Tensor:
 
 
 class ConvBNAct(nn.Module):
-    """Conv2d (+ BatchNorm2d) (+ ReLU), searchable in width and, via ``keep``, in presence.
+    """Conv2d (+ BatchNorm2d) (+ ReLU), searchable in its input and output widths.
 
     ``inputs``: the input channels, one :class:`Part` per concatenated segment (a
-    :class:`Dim` for one). Padding keeps the size for stride 1 (``dilation * (k - 1) // 2``).
-    Without batch-norm the conv has a bias.
+    :class:`Dim` for one); their masks are applied to this conv's weights. ``out``: the
+    output width (its mask is applied by the consumers). ``keep``: gates the output (only
+    without activation). Padding keeps the size for stride 1; without batch-norm the conv
+    has a bias.
     """
 
     def __init__(self, inputs: Dim | Sequence[Part], out: Dim, kernel: int = 3, stride: int = 1,
@@ -64,26 +77,35 @@ class ConvBNAct(nn.Module):
         c_in = sum(p.dim.widest for p in self.parts)
         if depthwise and c_in != out.widest:
             raise ValueError(f"depthwise conv needs as many inputs as outputs, got {c_in} and {out.widest}")
+        if keep.site is not None and act:
+            raise ValueError("an output keep gate needs act=False (gate consumers' inputs instead)")
+        self.masked = not depthwise and any(p.dim.site is not None or p.keep.site is not None for p in self.parts)
         self.conv = nn.Conv2d(c_in, out.widest, kernel, stride, dilation * (kernel - 1) // 2, dilation,
                               groups=out.widest if depthwise else 1, bias=not bn)
         self.bn = nn.BatchNorm2d(out.widest) if bn else None
         self.act = nn.ReLU() if act else None
 
-    def _mask(self) -> Tensor | None:
-        mask, keep = self.out.mask(), self.keep.weight()
-        if keep is not None:
-            mask = keep.expand(self.out.widest) if mask is None else mask * keep
-        return mask
+    def _input_mask(self) -> Tensor:
+        masks = []
+        for part in self.parts:
+            mask, keep = part.dim.mask(), part.keep.weight()
+            if mask is None:
+                mask = self.conv.weight.new_ones(part.dim.widest)
+            masks.append(mask if keep is None else mask * keep)
+        return torch.cat(masks) if len(masks) > 1 else masks[0]
 
     def forward(self, x: Tensor) -> Tensor:
-        y = self.conv(x)
-        mask = self._mask()
-        if mask is None:
-            y = self.bn(y) if self.bn is not None else y
-        elif self.bn is not None:
-            y = masked_batch_norm(self.bn, y, mask)
+        c = self.conv
+        if self.masked:
+            weight = c.weight * self._input_mask().view(1, -1, 1, 1)
+            y = F.conv2d(x, weight, c.bias, c.stride, c.padding, c.dilation, c.groups)
         else:
-            y = y * mask.view(1, -1, 1, 1)
+            y = c(x)
+        gate = self.keep.weight()
+        if self.bn is not None:
+            y = self.bn(y) if gate is None else masked_batch_norm(self.bn, y, gate.expand(self.out.widest))
+        elif gate is not None:
+            y = y * gate
         return self.act(y) if self.act is not None else y
 
     def plan(self, p: Planner, x: Shape) -> Shape:

@@ -132,6 +132,12 @@ class Supernet(nn.Module):
                 choices[best.name] = True
         return choices
 
+    def sampled_choices(self) -> dict[str, Any]:
+        """The option each site's current (hard or fixed) weights select: the sampled arch."""
+        if any(site.weights is None for site in self.sites.values()):
+            raise RuntimeError("no sample yet: run a forward pass or call sample() first")
+        return {name: site.options[int(site.weights.argmax())] for name, site in self.sites.items()}
+
     def argmax_arch(self) -> dict:
         """The arch.json dict of :meth:`argmax_choices`."""
         return make_arch(self.family, self.num_classes, self.argmax_choices(), self.space_options)

@@ -50,9 +50,9 @@ class InvertedResidual(nn.Module):
 class ImagePool(nn.Module):
     """Global average pool, 1x1 conv (bias, no batch-norm: a 1x1 map), ReLU, upsample back."""
 
-    def __init__(self, inp: Dim, out: Dim, keep):
+    def __init__(self, inp: Dim, out: Dim):
         super().__init__()
-        self.conv = ConvBNAct(inp, out, 1, bn=False, keep=keep)
+        self.conv = ConvBNAct(inp, out, 1, bn=False)
 
     def forward(self, x: Tensor) -> Tensor:
         return resize(self.conv(F.adaptive_avg_pool2d(x, 1)), x.shape[-2:])
@@ -73,11 +73,10 @@ class ASPP(nn.Module):
         self.keeps = {n: space.keep(f"{name}.{n}") for n in names}
         self.branches = nn.ModuleDict()
         for n, r in zip(names, list(rates) + [None]):
-            keep = self.keeps[n]
-            if not keep.present:
+            if not self.keeps[n].present:
                 continue
-            self.branches[n] = (ImagePool(inp, width, keep) if r is None else
-                                ConvBNAct(inp, width, 1 if r == 1 else 3, dilation=r, keep=keep))
+            self.branches[n] = (ImagePool(inp, width) if r is None else
+                                ConvBNAct(inp, width, 1 if r == 1 else 3, dilation=r))
         self.project = ConvBNAct([Part(width, self.keeps[n]) for n in self.branches], width, 1)
         self.width = width
 

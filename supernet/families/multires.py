@@ -103,11 +103,7 @@ class MultiRes(nn.Module):
         xs = {i: self.entries[str(i)](x0) if i else x0 for i in self.present}
         for exchange in self.exchanges:
             xs = exchange(xs)
-        size = xs[0].shape[-2:]
-        ups = [xs[0]]
-        for i in self.present[1:]:
-            keep = self.keeps[i].weight()  # the supernet gates a switched-off branch to zero
-            ups.append(resize(xs[i] if keep is None else xs[i] * keep, size))
+        ups = [xs[0]] + [resize(xs[i], xs[0].shape[-2:]) for i in self.present[1:]]
         y = self.head(torch.cat(ups, 1) if len(ups) > 1 else ups[0])
         return resize(self.classifier(y), x.shape[-2:])
 

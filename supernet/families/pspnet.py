@@ -19,7 +19,7 @@ from torch import Tensor, nn
 from ..cost import Planner, Shape
 from ..expr import add, mul
 from ..layers import BasicBlock, ConvBNAct, MaxPool, Seq, resize
-from ..space import Dim, Keep, Part, Space
+from ..space import Dim, Part, Space
 
 # (widest width, blocks, stride, dilation) per stage
 STAGES = ((24, 1, 1, 1), (32, 2, 2, 1), (64, 2, 1, 2), (96, 2, 1, 4))
@@ -33,10 +33,10 @@ class PoolBranch(nn.Module):
     for a batch of one.
     """
 
-    def __init__(self, inp: Dim, out: Dim, bins: int, keep: Keep):
+    def __init__(self, inp: Dim, out: Dim, bins: int):
         super().__init__()
         self.bins = bins
-        self.conv = ConvBNAct(inp, out, 1, bn=bins > 1, keep=keep)
+        self.conv = ConvBNAct(inp, out, 1, bn=bins > 1)
 
     def forward(self, x: Tensor) -> Tensor:
         return resize(self.conv(F.adaptive_avg_pool2d(x, self.bins)), x.shape[-2:])
@@ -54,7 +54,7 @@ class PyramidPooling(nn.Module):
         self.inp, self.width = inp, space.width(f"{name}.width", channels)
         space.at_least_one([f"{name}.bin{b}" for b in bins])
         self.keeps = {f"bin{b}": space.keep(f"{name}.bin{b}") for b in bins}
-        self.branches = nn.ModuleDict({n: PoolBranch(inp, self.width, b, self.keeps[n])
+        self.branches = nn.ModuleDict({n: PoolBranch(inp, self.width, b)
                                        for n, b in zip(self.keeps, bins) if self.keeps[n].present})
         self.parts = [Part(inp)] + [Part(self.width, self.keeps[n]) for n in self.branches]
 

@@ -1,0 +1,59 @@
+import pytest
+import torch
+from torch import nn
+
+import supernet
+from supernet.arch import site_options
+from supernet.families import build_family
+from supernet.space import ArchError, Space
+
+SITES = {
+    "deeplabv3plus": {"backbone.stem.width", "backbone.stage4.hidden", "head.aspp.width", "head.aspp.rate1",
+                      "head.aspp.rate6", "head.aspp.rate12", "head.aspp.rate18", "head.aspp.pool",
+                      "decoder.low.width", "decoder.width"},
+    "pspnet": {"backbone.stem.width", "backbone.stage4.width", "head.ppm.width", "head.ppm.bin1", "head.ppm.bin2",
+               "head.ppm.bin3", "head.ppm.bin6", "head.width"},
+    "multires": {"backbone.stem1.width", "backbone.branch8.width", "backbone.branch16.width",
+                 "backbone.branch16.keep", "backbone.branch32.width", "backbone.branch32.keep", "head.width"},
+}
+
+
+@pytest.mark.parametrize("family", sorted(SITES))
+def test_documented_sites_exist(family):
+    options, groups = site_options(family, 3)
+    assert SITES[family] <= set(options)
+    assert all(o == (False, True) or (min(o) >= 4 and all(v % 4 == 0 for v in o)) for o in options.values())
+
+
+@pytest.mark.parametrize("family", sorted(SITES))
+@pytest.mark.parametrize("size", [(33, 47), (17, 9), (64, 64)])
+def test_any_input_size_gives_logits_at_that_size(family, size):
+    net = supernet.build_from_arch(supernet.baseline_arch(family, 3, width_mult=0.25)).eval()
+    with torch.no_grad():
+        assert net(torch.randn(1, 3, *size)).shape == (1, 3, *size)
+
+
+def test_dropped_branches_are_not_built():
+    arch = supernet.baseline_arch("deeplabv3plus", 3)
+    arch["choices"].update({"head.aspp.rate6": False, "head.aspp.pool": False})
+    del arch["layers"]
+    net = supernet.build_from_arch(arch)
+    assert list(net.aspp.branches) == ["rate1", "rate12", "rate18"]
+    assert [b.conv.dilation for b in net.aspp.branches.values()] == [(1, 1), (12, 12), (18, 18)]
+    assert net.aspp.project.conv.in_channels == 3 * arch["choices"]["head.aspp.width"]
+    arch = supernet.baseline_arch("multires", 3)
+    arch["choices"]["backbone.branch32.keep"] = False
+    del arch["layers"]
+    net = supernet.build_from_arch(arch)
+    assert list(net.entries) == ["0", "1"] and set(net.exchanges[0].fuse) == {"0to1", "1to0"}
+
+
+def test_widest_scales_every_width():
+    small, _ = site_options("pspnet", 3, widest=0.5)
+    full, _ = site_options("pspnet", 3)
+    assert max(small["head.width"]) == max(full["head.width"]) // 2
+
+
+def test_unknown_family():
+    with pytest.raises(ArchError, match="unknown family 'fcn'"):
+        build_family("fcn", 3, Space())
