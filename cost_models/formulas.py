@@ -151,9 +151,12 @@ def lane_padding(work: Work, block: float) -> Tensor:
 
     Output channels are rounded up to a multiple of ``block``, and so are input channels
     per group when there are at least ``block`` of them (thin inputs, like an RGB first
-    layer or a depthwise conv's one channel per group, are not split across lanes). The
-    factor is piecewise constant: its gradient is zero and the cost's gradient with respect
-    to channel counts comes from the MACs it multiplies.
+    layer or a depthwise conv's one channel per group, are not split across lanes).
+
+    The factor is returned detached (straight-through): its value is exact, and the cost's
+    gradient with respect to a channel count is the factor times the unpadded gradient.
+    The exact derivative of the padded cost is zero inside a block, which would tell a
+    width search nothing.
     """
     if block <= 1:
         return torch.ones_like(work.macs)
@@ -163,7 +166,8 @@ def lane_padding(work: Work, block: float) -> Tensor:
         use = (c > 0) if always else (c >= block)
         return torch.where(use, padded / torch.where(c > 0, c, 1.0), 1.0)
 
-    return factor(work.out_channels, True) * factor(work.in_channels, False)
+    with torch.no_grad():
+        return factor(work.out_channels, True) * factor(work.in_channels, False)
 
 
 def compute_time(work: Work, target: Target) -> Tensor:
@@ -174,7 +178,7 @@ def compute_time(work: Work, target: Target) -> Tensor:
     costs ``intensity_half`` extra MAC slots (loading, storing, re-laying it out), so the
     efficiency is ``I / (I + intensity_half)``, low for depthwise and 1 x 1 convs and thin
     layers, near 1 for wide k x k convs; channel counts that do not fill the target's
-    ``channel_block`` lanes waste the rest (:func:`lane_padding`). Element-wise ops run at
+    ``channel_block`` lanes waste the rest (:func:`lane_padding`, a constant for gradients). Element-wise ops run at
     ``vector_ops_per_s``.
     """
     touched = torch.where(work.macs > 0, work.act_in + work.act_out + work.params, 0.0)
@@ -207,12 +211,20 @@ def _pass_cost(work: Work, target: Target) -> Cost:
 
 
 def training_passes(work: Work) -> list[Work]:
-    """One training step of a layer: forward, input gradient, weight gradient, SGD-momentum update."""
+    """One training step of a layer: forward, input gradient, weight gradient, SGD-momentum update.
+
+    A layer without weights (ReLU, add, ...) has no weight gradient and no update: those
+    passes are all zero, so they cost nothing, not even a launch.
+    """
     zero = torch.zeros_like(work.macs)
+
+    def if_weights(x: Tensor) -> Tensor:
+        return torch.where(work.params > 0, x, zero)
+
     grad_input = Work(macs=work.macs, params=work.params, act_in=work.act_out, act_out=work.act_in,
                       vector_ops=work.vector_ops, in_channels=work.in_channels, out_channels=work.out_channels)
-    grad_weight = Work(macs=work.macs, params=zero, act_in=work.act_in + work.act_out,
-                       act_out=work.params, vector_ops=torch.where(work.params > 0, work.vector_ops, zero),
+    grad_weight = Work(macs=if_weights(work.macs), params=zero, act_in=if_weights(work.act_in + work.act_out),
+                       act_out=work.params, vector_ops=if_weights(work.vector_ops),
                        in_channels=work.in_channels, out_channels=work.out_channels)
     update = Work(macs=zero, params=zero, act_in=3 * work.params, act_out=2 * work.params,
                   vector_ops=3 * work.params)

@@ -286,6 +286,7 @@ class _Tracer(TorchFunctionMode):
 
     def _add_node(self, op: str, work: Work, attrs: dict, inputs: list[Tensor], out: Any,
                   params: tuple[int, ...]) -> str:
+        op = canonical_op(op)
         module_name, module = self.module_stack[-1]
         is_leaf = next(module.children(), None) is None
         base = module_name if is_leaf and module_name else (f"{module_name}.{op}" if module_name else op)
@@ -293,7 +294,7 @@ class _Tracer(TorchFunctionMode):
         while name in self.graph:
             k += 1
             name = f"{base}#{k}"
-        self.graph.add_node(name, op=canonical_op(op),
+        self.graph.add_node(name, op=op,
                             module=module_name, module_type=type(module).__name__,
                             input_shapes=[tuple(t.shape) for t in inputs],
                             output_shape=tuple(_first_tensor(out).shape), attrs=attrs, work=work, param_ids=params)

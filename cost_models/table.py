@@ -30,13 +30,13 @@ def _si(value: float, unit: str = "") -> str:
 @dataclass
 class _Group:
     name: str
-    sums: dict[str, float] = field(default_factory=dict)
+    sums: dict[str, float] = field(default_factory=lambda: {key: 0.0 for key, _, _ in COLUMNS})
     children: list[Any] = field(default_factory=list)  # _Group or a layer row (dict)
 
 
 def _add(sums: dict[str, float], row: dict[str, Any]) -> None:
     for key, _, _ in COLUMNS:
-        sums[key] = sums.get(key, 0.0) + row[key]
+        sums[key] += row[key]
 
 
 def format_table(report: Any, max_depth: int | None = None) -> str:

@@ -1,0 +1,83 @@
+"""cost_models.target: every built-in target loads; malformed yaml gives a clear error."""
+import re
+from pathlib import Path
+
+import pytest
+import yaml
+
+from cost_models.target import TARGETS_DIR, Target, TargetError, list_targets, load_target
+
+REQUIRED = {"a100", "jetson_tx2", "jetson_nano", "zc706", "ultra96", "eyeriss", "host_cpu"}
+
+
+def test_every_target_loads_with_sane_numbers():
+    assert REQUIRED <= set(list_targets())
+    for name in list_targets():
+        t = load_target(name)
+        assert isinstance(t, Target) and t.name == name and Path(t.source).name == f"{name}.yaml"
+        assert t.peak_macs_per_s > 0 and 0 < t.utilization <= 1 and t.dram_bandwidth > 0
+        assert t.e_mac > 0 and t.e_onchip_byte > 0 and t.e_dram_byte > t.e_onchip_byte
+        assert load_target(t) is t and load_target(TARGETS_DIR / f"{name}.yaml") == t
+
+
+def test_every_number_has_its_source_in_a_comment():
+    for path in TARGETS_DIR.glob("*.yaml"):
+        for line in path.read_text().splitlines():
+            if re.search(r":\s*[-+]?\d", line):  # a field with a number
+                assert "#" in line, f"{path.name}: no source for {line.strip()!r}"
+
+
+def test_fpga_and_asic_peaks_come_from_units_and_clock():
+    zc706, ultra96, eyeriss = load_target("zc706"), load_target("ultra96"), load_target("eyeriss")
+    assert zc706.peak_macs_per_s == pytest.approx(900 * 150e6)
+    assert ultra96.peak_macs_per_s == pytest.approx(360 * 200e6 * 2) and ultra96.precision == "int8"
+    assert eyeriss.peak_macs_per_s == pytest.approx(168 * 200e6) and eyeriss.onchip_buffer_bytes == 108e3
+    # Eyeriss relative energies DRAM : global buffer : MAC = 200 : 6 : 1 per 16-bit word (1 unit = 1 pJ)
+    assert eyeriss.e_dram_byte * 2 == pytest.approx(200e-12) and eyeriss.e_onchip_byte * 2 == pytest.approx(8e-12)
+
+
+def write(tmp_path, text):
+    path = tmp_path / "t.yaml"
+    path.write_text(text)
+    return path
+
+
+BASE = (Path(TARGETS_DIR) / "jetson_tx2.yaml").read_text()
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["memory"].pop("dram_bandwidth"), "missing field 'memory.dram_bandwidth'"),
+    (lambda d: d["compute"].pop("peak"), "missing field 'compute.peak' (or 'compute.dsp' with 'compute.clock')"),
+    (lambda d: d["memory"].update(dram_bandwidth="59.7 GHz"), "unit 'GHz' in '59.7 GHz' is not a bandwidth unit"),
+    (lambda d: d["memory"].update(dram_bandwidth=59.7), "got the bare number 59.7; expected a bandwidth with a unit"),
+    (lambda d: d["energy"].update(mac="four pJ"), "energy.mac: cannot read 'four pJ'"),
+    (lambda d: d.update(kind="tpu"), "kind 'tpu' is not one of gpu, cpu, fpga, asic"),
+    (lambda d: d.update(precision="fp8"), "precision 'fp8' is not one of"),
+    (lambda d: d["compute"].update(utilization=1.5), "compute.utilization must be in (0, 1], got 1.5"),
+    (lambda d: d["compute"].update(turbo=2), "unknown field 'compute.turbo'"),
+    (lambda d: d.update(colour="green"), "unknown field 'colour'"),
+    (lambda d: d["compute"].update(channel_block=2.5), "compute.channel_block must be a whole number"),
+    (lambda d: d["memory"].update(register_reuse="8"), "memory.register_reuse: expected a plain number, got '8'"),
+    (lambda d: d["energy"].update(dram="-8 pJ/bit"), "e_dram_byte must not be negative"),
+])
+def test_malformed_yaml_names_the_field(tmp_path, edit, message):
+    data = yaml.safe_load(BASE)
+    edit(data)
+    path = write(tmp_path, yaml.safe_dump(data))
+    with pytest.raises(TargetError) as info:
+        load_target(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_unknown_targets_and_files():
+    with pytest.raises(TargetError, match=r"unknown target 'tx3'; built-in targets are a100, .*jetson_tx2"):
+        load_target("tx3")
+    with pytest.raises(TargetError, match="does not exist"):
+        load_target("/nonexistent/dir/t.yaml")
+
+
+def test_not_yaml_or_not_a_mapping(tmp_path):
+    with pytest.raises(TargetError, match="not valid YAML"):
+        load_target(write(tmp_path, "name: [unclosed"))
+    with pytest.raises(TargetError, match="expected a mapping"):
+        load_target(write(tmp_path, "- a\n- b\n"))
