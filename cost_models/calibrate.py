@@ -162,17 +162,22 @@ def _time_convs(repeats: int) -> list[float]:
     return times
 
 
-def _fit(base: Target, seconds: list[float]) -> tuple[float, float]:
-    """(utilization, intensity_half) minimising the squared log-time error."""
+def fit_conv_model(base: Target, seconds: list[float], intensity: bool = True) -> Target:
+    """``base`` with ``utilization`` (and ``intensity_half``) fitted to the times of
+    :data:`CONV_SHAPES`, minimising the squared log-time error. ``intensity=False`` keeps
+    ``intensity_half`` at 0 (a plain roofline, for comparison)."""
     works = [_conv_work(*shape) for shape in CONV_SHAPES]
     measured = np.log(seconds)
 
+    def target(theta: np.ndarray) -> Target:
+        return replace(base, utilization=float(theta[0]), intensity_half=float(theta[1]) if intensity else 0.0)
+
     def residuals(theta: np.ndarray) -> np.ndarray:
-        t = replace(base, utilization=float(theta[0]), intensity_half=float(theta[1]))
+        t = target(theta)
         return np.log([float(layer_cost(w, t).latency_s) for w in works]) - measured
 
     fit = least_squares(residuals, x0=[0.9, 10.0], bounds=([0.01, 0.0], [1.0, 1e4]))
-    return float(fit.x[0]), float(fit.x[1])
+    return target(fit.x)
 
 
 def _overhead() -> float:
@@ -213,8 +218,8 @@ def calibrate(threads: int | None = None, quick: bool = False) -> Calibration:
                   onchip_bandwidth=cache_bandwidth,
                   e_mac=0.0, e_onchip_byte=0.0, e_dram_byte=0.0, static_power_w=0.0,
                   per_layer_overhead_s=overhead, channel_block=float(simd_lanes()))
-    utilization, half = _fit(base, seconds)
-    fitted = replace(base, utilization=utilization, intensity_half=half)
+    fitted = fit_conv_model(base, seconds)
+    utilization, half = fitted.utilization, fitted.intensity_half
     rows = [{"shape": dict(zip(("c_in", "c_out", "kernel", "groups", "size", "stride"), s)), "macs": m,
              "measured_s": t, "predicted_s": float(layer_cost(_conv_work(*s), fitted).latency_s)}
             for s, m, t in zip(CONV_SHAPES, macs, seconds)]
@@ -235,6 +240,39 @@ def target_yaml(cal: Calibration) -> str:
     m = cal.machine
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     alloc = "glibc malloc kept from returning memory to the OS" if cal.allocator_tuned else "default allocator"
+    capability = torch.backends.cpu.get_cpu_capability()
+    sections = {
+        "compute": [
+            ("peak", f"{cal.peak_macs_per_s / 1e9:.2f} GMAC/s",
+             f"measured: best rate of the {PEAK_SHAPES} largest dense 3x3 convs"),
+            ("utilization", f"{cal.utilization:.3f}", "fitted on the conv shapes: share of peak"),
+            ("intensity_half", f"{cal.intensity_half:.2f}", "fitted on the conv shapes: MAC slots per touched element"),
+            ("channel_block", f"{simd_lanes()}", f"torch.backends.cpu.get_cpu_capability() = {capability}: "
+                                                 "fp32 lanes per vector"),
+            ("vector_peak", f"{cal.vector_ops_per_s / 1e9:.2f} Gop/s",
+             "measured: nn.ReLU on 256 KiB (in L2) less a one-element call, elements per second"),
+        ],
+        "memory": [
+            ("dram_bandwidth", f"{cal.dram_bandwidth / 1e9:.2f} GB/s",
+             "measured: copy of a tensor 4x the last-level cache, bytes read + written"),
+            ("onchip_bandwidth", f"{cal.onchip_bandwidth / 1e9:.2f} GB/s",
+             "measured: copy between two tensors filling a quarter of the last-level cache"),
+            ("onchip_buffer", f"{cal.onchip_buffer_bytes / 2**20:g} MiB", "sysfs: last-level cache"),
+            ("register_reuse", "8", "assumption: operand reads served by vector registers per cache read"),
+        ],
+        "energy": [
+            ("mac", "4.6 pJ", "Horowitz, ISSCC 2014: fp32 mult 3.7 pJ + add 0.9 pJ (45 nm)"),
+            ("onchip", "12.5 pJ/B", "Horowitz, ISSCC 2014: 1 MB SRAM, 100 pJ per 64-bit read (lower bound for a "
+                                    "larger cache)"),
+            ("dram", "20 pJ/bit", "assumption: DDR4/5 server memory, between LPDDR4 8 and DDR3 70 pJ/bit "
+                                  "(Accelergy CACTI tables)"),
+            ("static_power", f"{5 * cal.threads} W", "assumption: 5 W per busy core"),
+        ],
+        "overhead": [
+            ("per_layer", f"{cal.per_layer_overhead_s * 1e6:.2f} us",
+             "measured: mean of a conv, batch-norm and ReLU module call on one element"),
+        ],
+    }
     lines = [
         f"# host_cpu: calibrated by `python -m search calibrate --threads {cal.threads}` on {when}",
         f"# in {cal.seconds:.1f} s, torch {m['torch']} on the CPU, {cal.threads} thread(s), {alloc},",
@@ -246,31 +284,10 @@ def target_yaml(cal: Calibration) -> str:
         "kind: cpu",
         f"description: this machine's CPU ({m['cpu']}), torch eager fp32, {cal.threads} thread(s)",
         "precision: fp32",
-        "compute:",
-        f"  peak: {cal.peak_macs_per_s / 1e9:.2f} GMAC/s       # measured: best rate of the "
-        f"{PEAK_SHAPES} largest dense 3x3 convs",
-        f"  utilization: {cal.utilization:.3f}      # fitted on the conv shapes: share of peak",
-        f"  intensity_half: {cal.intensity_half:.2f}    # fitted on the conv shapes: MAC slots per touched element",
-        f"  channel_block: {simd_lanes()}          # torch.backends.cpu.get_cpu_capability(): "
-        f"{torch.backends.cpu.get_cpu_capability()}, fp32 lanes per vector",
-        f"  vector_peak: {cal.vector_ops_per_s / 1e9:.2f} GFLOP/s  # measured: nn.ReLU on 256 KiB (in L2) less a "
-        "one-element call, elements per second",
-        "memory:",
-        f"  dram_bandwidth: {cal.dram_bandwidth / 1e9:.2f} GB/s  # measured: copy of a tensor 4x the "
-        "last-level cache, read + write bytes",
-        f"  onchip_bandwidth: {cal.onchip_bandwidth / 1e9:.2f} GB/s  # measured: copy between two tensors "
-        "filling a quarter of the last-level cache",
-        f"  onchip_buffer: {cal.onchip_buffer_bytes / 2**20:g} MiB       # sysfs: last-level cache",
-        "  register_reuse: 8            # assumption: operand reads served by vector registers per cache read",
-        "energy:",
-        "  mac: 4.6 pJ          # Horowitz, ISSCC 2014: fp32 mult 3.7 pJ + add 0.9 pJ (45 nm)",
-        "  onchip: 12.5 pJ/B    # Horowitz, ISSCC 2014: 1 MB SRAM, 100 pJ per 64-bit read (a lower bound for a larger cache)",
-        "  dram: 20 pJ/bit      # assumption: DDR4/5 server memory, between LPDDR4 8 and DDR3 70 pJ/bit (Accelergy CACTI tables)",
-        f"  static_power: {5 * cal.threads} W      # assumption: 5 W per busy core",
-        "overhead:",
-        f"  per_layer: {cal.per_layer_overhead_s * 1e6:.2f} us   # measured: mean of a conv, batch-norm and "
-        "ReLU module call on one element",
     ]
+    for section, items in sections.items():
+        lines.append(f"{section}:")
+        lines += [f"  {f'{key}: {value}':<32} # {comment}" for key, value, comment in items]
     return "\n".join(lines) + "\n"
 
 

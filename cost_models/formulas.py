@@ -178,8 +178,8 @@ def compute_time(work: Work, target: Target) -> Tensor:
     costs ``intensity_half`` extra MAC slots (loading, storing, re-laying it out), so the
     efficiency is ``I / (I + intensity_half)``, low for depthwise and 1 x 1 convs and thin
     layers, near 1 for wide k x k convs; channel counts that do not fill the target's
-    ``channel_block`` lanes waste the rest (:func:`lane_padding`, a constant for gradients). Element-wise ops run at
-    ``vector_ops_per_s``.
+    ``channel_block`` lanes waste the rest (:func:`lane_padding`, a constant for gradients).
+    Element-wise ops run at ``vector_ops_per_s``.
     """
     touched = torch.where(work.macs > 0, work.act_in + work.act_out + work.params, 0.0)
     mac_slots = (work.macs + target.intensity_half * touched) * lane_padding(work, target.channel_block)

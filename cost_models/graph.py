@@ -73,8 +73,9 @@ def _arg(args: tuple, kwargs: dict, index: int, name: str, default: Any = None) 
     return kwargs.get(name, default)
 
 
-def _pair(value: Any) -> tuple[int, ...]:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+def _pair(value: Any) -> Any:
+    """``2`` -> ``(2, 2)``; tuples and strings (``padding="same"``) as they are."""
+    return (value, value) if isinstance(value, int) else tuple(value) if isinstance(value, list) else value
 
 
 def _first_tensor(value: Any) -> Tensor:
@@ -98,7 +99,7 @@ def _conv(args: tuple, kwargs: dict, out: Any, transposed: bool = False) -> tupl
     # conv2d(input, weight, bias, stride, padding, dilation, groups);
     # conv_transpose2d(input, weight, bias, stride, padding, output_padding, groups, dilation)
     groups = int(_arg(args, kwargs, 6, "groups", 1))
-    dilation = _arg(args, kwargs, 7 if transposed else 5, "dilation", 1)
+    dilation = _pair(_arg(args, kwargs, 7 if transposed else 5, "dilation", 1))
     one_d = weight.dim() == 3
     batch = x.shape[0] if x.dim() == weight.dim() else 1
     h_in, w_in = (1, x.shape[-1]) if one_d else tuple(x.shape[-2:])
@@ -108,8 +109,8 @@ def _conv(args: tuple, kwargs: dict, out: Any, transposed: bool = False) -> tupl
     c_out = y.shape[-2] if one_d else y.shape[-3]
     work = conv2d_work(batch, c_in, c_out, h_in, w_in, h_out, w_out, kernel, groups,
                        bias=bias is not None, transposed=transposed)
-    attrs = {"in": c_in, "out": c_out, "kernel": kernel, "stride": _arg(args, kwargs, 3, "stride", 1),
-             "padding": _arg(args, kwargs, 4, "padding", 0), "dilation": dilation, "groups": groups,
+    attrs = {"in": c_in, "out": c_out, "kernel": kernel, "stride": _pair(_arg(args, kwargs, 3, "stride", 1)),
+             "padding": _pair(_arg(args, kwargs, 4, "padding", 0)), "dilation": dilation, "groups": groups,
              "bias": bias is not None, "transposed": transposed}
     return work, attrs
 

@@ -15,6 +15,7 @@ calibration times (checked at run time).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime
 import statistics
 import sys
@@ -30,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import cost_models  # noqa: E402
-from cost_models.calibrate import CONV_SHAPES, calibrate, clock, fit_error, target_yaml, tune_allocator  # noqa: E402
+from cost_models.calibrate import CONV_SHAPES, calibrate, clock, fit_conv_model, fit_error, target_yaml  # noqa: E402
 
 GOAL_SPEARMAN, GOAL_MDAPE = 0.9, 0.25
 
@@ -181,21 +182,223 @@ def check_disjoint(cases: list[Case]) -> None:
                     raise SystemExit(f"{case.name}: layer {row['name']} has a calibration shape {key}")
 
 
-def measure(cases: list[Case], rounds: int, repeats: int = 3) -> list[float]:
-    """Median latency of each net: in each of ``rounds`` rounds, one warm-up pass and
-    ``repeats`` timed passes back to back (so a net runs with its own data in the caches,
-    as in steady-state inference); rounds interleave the nets to spread slow spells of the
-    machine over all of them."""
+def measure(cases: list[Case], rounds: int, repeats: int = 3) -> tuple[list[float], list[float]]:
+    """Median latency of each net by :func:`cost_models.calibrate.clock` and by the wall clock.
+
+    In each of ``rounds`` rounds every net runs one warm-up pass and ``repeats`` timed passes
+    back to back (its own data in the caches, as in steady-state inference); the rounds
+    interleave the nets so that slow spells of the shared machine spread over all of them.
+    """
     inputs = [torch.randn(c.input_shape, generator=torch.Generator().manual_seed(1)) for c in cases]
     times: list[list[float]] = [[] for _ in cases]
+    walls: list[list[float]] = [[] for _ in cases]
     now = clock()
     with torch.no_grad():
         for r in range(rounds):
             for i, (case, x) in enumerate(zip(cases, inputs)):
                 case.model(x)
                 for _ in range(repeats):
-                    start = now()
+                    start, wall = now(), time.perf_counter()
                     case.model(x)
                     times[i].append(now() - start)
+                    walls[i].append(time.perf_counter() - wall)
             print(f"  round {r + 1}/{rounds} done", flush=True)
-    return [statistics.median(t) for t in times]
+    return [statistics.median(t) for t in times], [statistics.median(w) for w in walls]
+
+
+def time_profile(model: nn.Module, shape: tuple[int, ...], target: str, repeats: int = 3) -> tuple[float, int]:
+    """Median wall time of ``cost_models.profile`` and the number of layers it found."""
+    times, layers = [], 0
+    for _ in range(repeats):
+        start = time.perf_counter()
+        layers = len(cost_models.profile(model, shape, target).layers)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times), layers
+
+
+def errors(predicted: list[float], measured: list[float]) -> dict[str, float]:
+    """Spearman rank correlation and absolute percentage errors."""
+    from scipy.stats import spearmanr  # noqa: PLC0415
+    rel = [abs(p / m - 1) for p, m in zip(predicted, measured)]
+    return {"spearman": float(spearmanr(predicted, measured).statistic), "mdape": statistics.median(rel),
+            "mean_ape": statistics.mean(rel), "max_ape": max(rel),
+            "within_10": sum(r <= 0.10 for r in rel) / len(rel), "within_25": sum(r <= 0.25 for r in rel) / len(rel)}
+
+
+def loadavg() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "unknown"
+
+
+def plot(path: Path, cases: list[Case], predicted: list[float], measured: list[float]) -> None:
+    import matplotlib  # noqa: PLC0415
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt  # noqa: PLC0415
+    fig, ax = plt.subplots(figsize=(6, 6))
+    families = sorted({c.name.split("-")[0] for c in cases})
+    for family in families:
+        idx = [i for i, c in enumerate(cases) if c.name.split("-")[0] == family]
+        ax.scatter([1e3 * measured[i] for i in idx], [1e3 * predicted[i] for i in idx], label=family, s=24)
+    lo = 0.7e3 * min(min(predicted), min(measured))
+    hi = 1.4e3 * max(max(predicted), max(measured))
+    ax.plot([lo, hi], [lo, hi], "k-", lw=1, label="y = x")
+    for f, style in ((1.25, "k:"), (0.75, "k:")):
+        ax.plot([lo, hi], [f * lo, f * hi], style, lw=0.8)
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel="measured latency (ms)",
+           ylabel="predicted latency, host_cpu (ms)", title="cost model vs measured CPU inference latency")
+    ax.legend(fontsize=8, loc="upper left")
+    ax.grid(True, which="both", lw=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for calibration and timing (1)")
+    parser.add_argument("--rounds", type=int, default=9, help="interleaved timing rounds per net (9)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed passes per net and round (3)")
+    parser.add_argument("--out", type=Path, default=ROOT / "experiments" / "results")
+    args = parser.parse_args(argv)
+    started, load_before = time.perf_counter(), loadavg()
+    torch.set_num_threads(args.threads)
+    print(f"calibrating host_cpu with {args.threads} thread(s) ...", flush=True)
+    cal = calibrate(threads=args.threads)  # also keeps freed memory in the process (tune_allocator)
+    args.out.mkdir(parents=True, exist_ok=True)
+    target_path = args.out / "cost_model_host_cpu.yaml"
+    target_path.write_text(target_yaml(cal))
+    target = cost_models.load_target(target_path)
+    plain = dataclasses.replace(target, channel_block=1.0, onchip_bandwidth=target.dram_bandwidth)
+    ablations = {
+        "without lane padding (channel_block 1)": dataclasses.replace(target, channel_block=1.0),
+        "without the cache bandwidth (DRAM bandwidth for every layer)":
+            dataclasses.replace(target, onchip_bandwidth=target.dram_bandwidth),
+        "plain roofline (utilization refitted without the intensity term; no padding, no cache bandwidth)":
+            fit_conv_model(plain, [r["measured_s"] for r in cal.conv_rows], intensity=False),
+    }
+    cases = build_cases()
+    check_disjoint(cases)
+    print(f"profiling {len(cases)} nets ...", flush=True)
+    reports = [cost_models.profile(c.model, c.input_shape, target) for c in cases]
+    predicted = [r.latency_s for r in reports]
+    print(f"timing {len(cases)} nets: {args.rounds} rounds x {args.repeats} passes ...", flush=True)
+    measured, wall = measure(cases, args.rounds, args.repeats)
+    summary = errors(predicted, measured)
+    summary_wall = errors(predicted, wall)
+    macs_spearman = errors([r.macs for r in reports], measured)["spearman"]
+    ablation_rows = {name: errors([cost_models.profile(c.model, c.input_shape, t).latency_s for c in cases], measured)
+                     for name, t in ablations.items()}
+    net100 = hundred_layers().eval()
+    profile_s, layers = time_profile(net100, (1, 3, 224, 224), str(target_path))
+    with torch.no_grad():
+        x = torch.randn(1, 3, 224, 224)
+        forward_s = statistics.median(timed(lambda: net100(x)) for _ in range(3))
+    runtime = time.perf_counter() - started
+    command = f".venv/bin/python experiments/benchmark_cost_model.py --threads {args.threads} --rounds {args.rounds} " \
+              f"--repeats {args.repeats}"
+    md = render(cases, reports, predicted, measured, wall, summary, summary_wall, macs_spearman, ablation_rows, cal,
+                target_path, profile_s, layers, forward_s, runtime, command, load_before, loadavg())
+    (args.out / "cost_model.md").write_text(md)
+    plot(args.out / "cost_model_latency.png", cases, predicted, measured)
+    print(md)
+    print(f"wrote {args.out / 'cost_model.md'}, {args.out / 'cost_model_latency.png'}, {target_path}")
+    return 0
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def render(cases, reports, predicted, measured, wall, summary, summary_wall, macs_spearman, ablation_rows, cal,
+           target_path, profile_s, layers, forward_s, runtime, command, load_before, load_after) -> str:
+    m = cal.machine
+    ok = lambda good: "met" if good else "MISSED"  # noqa: E731
+    clock_name = "thread CPU time" if cal.threads == 1 else "wall clock"
+    lines = [
+        "# Cost model benchmark: predicted vs measured CPU inference latency",
+        "",
+        f"Run {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC in {runtime:.0f} s with",
+        "",
+        f"    {command}",
+        "",
+        f"Machine: {m['platform']}; CPU {m['cpu']}, {m['cores']} cores, caches {m['caches']}; "
+        f"torch {m['torch']}, {m['threads']} thread(s). Load average (1/5/15 min) before {load_before}, "
+        f"after {load_after} (the machine is shared with other jobs).",
+        "",
+        "The `host_cpu` target was calibrated in the same process, right before the timing "
+        f"(`{target_path.name}`, {cal.seconds:.1f} s: peak {cal.peak_macs_per_s / 1e9:.1f} GMAC/s, utilization "
+        f"{cal.utilization:.2f}, intensity_half {cal.intensity_half:.1f}, channel_block {target_channel_block(target_path)}, "
+        f"DRAM {cal.dram_bandwidth / 1e9:.1f} GB/s, cache {cal.onchip_bandwidth / 1e9:.1f} GB/s, "
+        f"per-layer overhead {cal.per_layer_overhead_s * 1e6:.1f} us; conv fit error {100 * fit_error(cal):.1f} % "
+        f"over {len(cal.conv_rows)} conv shapes, none of which occurs in the nets below).",
+        "",
+        f"Measured latency: {clock_name} of one inference pass (batch 1, torch.no_grad, eval mode), median over "
+        "interleaved rounds of back-to-back passes after a warm-up pass. With one thread the thread's CPU time is "
+        "what one pass costs when it has a core to itself; the wall-clock median is shown beside it.",
+        "",
+        "## Summary",
+        "",
+        "| figure | value | goal |",
+        "|---|---|---|",
+        f"| Spearman rank correlation, predicted vs measured | {summary['spearman']:.3f} | >= 0.9 "
+        f"({ok(summary['spearman'] >= GOAL_SPEARMAN)}) |",
+        f"| median absolute percentage error | {100 * summary['mdape']:.1f} % | <= 25 % "
+        f"({ok(summary['mdape'] <= GOAL_MDAPE)}) |",
+        f"| mean / max absolute percentage error | {100 * summary['mean_ape']:.1f} % / {100 * summary['max_ape']:.1f} % | |",
+        f"| nets within +-10 % / +-25 % | {100 * summary['within_10']:.0f} % / {100 * summary['within_25']:.0f} % | |",
+        f"| against the wall clock: Spearman / median error | {summary_wall['spearman']:.3f} / "
+        f"{100 * summary_wall['mdape']:.1f} % | |",
+        f"| MACs alone: Spearman with measured latency | {macs_spearman:.3f} | |",
+        f"| `profile` of a {layers}-layer net at 1x3x224x224 (incl. its traced forward pass) | "
+        f"{1e3 * profile_s:.0f} ms (the plain forward pass: {1e3 * forward_s:.0f} ms) | |",
+        "",
+        "Same calibration, parts of the latency model switched off:",
+        "",
+        "| model | Spearman | median abs error |",
+        "|---|---|---|",
+        f"| full (`formulas.compute_time`) | {summary['spearman']:.3f} | {100 * summary['mdape']:.1f} % |",
+        *[f"| {name} | {row['spearman']:.3f} | {100 * row['mdape']:.1f} % |" for name, row in ablation_rows.items()],
+        "",
+        "![predicted vs measured](cost_model_latency.png)",
+        "",
+        f"## Every net ({len(cases)})",
+        "",
+        "| net | input | layers | MACs | predicted (ms) | measured (ms) | error | wall clock (ms) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for case, rep, p, t, w in zip(cases, reports, predicted, measured, wall):
+        lines.append(f"| {case.name} | {'x'.join(map(str, case.input_shape[1:]))} | {len(rep.layers)} | "
+                     f"{rep.macs / 1e6:.0f}M | {1e3 * p:.2f} | {1e3 * t:.2f} | {100 * (p / t - 1):+.1f} % | "
+                     f"{1e3 * w:.2f} |")
+    lines += [
+        "",
+        "## How the latency is modelled",
+        "",
+        "Per layer, `latency = max(compute, memory) + per-layer overhead` (`cost_models/formulas.py`). "
+        "Compute: `(MACs + intensity_half x elements touched) x lane padding / (peak x utilization) + "
+        "vector ops / vector rate`, i.e. an efficiency `I / (I + intensity_half)` in the arithmetic intensity "
+        "`I = MACs / (inputs + outputs + weights)`, and channel counts rounded up to the SIMD width "
+        "(`channel_block`). Memory: DRAM bytes of the tiling model at the DRAM bandwidth, or at the cache "
+        "bandwidth when the layer's data fits the last-level cache. The same formulas serve every target; "
+        "for the others `intensity_half` is 0, `channel_block` 1 or the vector width, and the on-chip bandwidth "
+        "defaults to the DRAM bandwidth.",
+        "",
+        "Measurement choices, and why: glibc malloc is kept from returning freed memory to the OS "
+        "(`cost_models.calibrate.tune_allocator`, as PyTorch's CPU tuning guide does with jemalloc); otherwise "
+        "page faults on fresh outputs add erratic time in this VM. One torch thread, timed by the thread's CPU "
+        "time, because other jobs share the 2 cores; the wall clock is reported too.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def target_channel_block(path: Path) -> int:
+    return int(cost_models.load_target(path).channel_block)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
