@@ -71,6 +71,7 @@ class SearchConfig:
     arch_lr: float = 0.01                  # Adam, as in DARTS / FBNet
     arch_weight_decay: float = 0.0
     arch_sampling: str = "soft"            # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel
+    derive_rule: str = "expected"          # expected: width nearest E[width], keep if P >= 0.5; or argmax
     gate_lr: float = 0.01
     tau_start: float = 5.0                 # Gumbel temperature, annealed exponentially
     tau_end: float = 0.1
@@ -151,6 +152,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "search.cost_metric": ("energy_j", "latency_s", "macs", "dram_bytes"),
     "run.device": ("auto", "cpu", "cuda"),
     "search.arch_sampling": ("soft", "hard"),
+    "search.derive_rule": ("expected", "argmax"),
 }
 POSITIVE = ("data.batch_size", "eval.batch_size", "search.arch_every", "run.checkpoint_every",
             "run.log_every", "search.tau_start", "search.tau_end")

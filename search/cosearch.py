@@ -14,7 +14,7 @@ resumed run replays exactly.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 from scipy.stats import spearmanr
@@ -22,6 +22,7 @@ from torch import Tensor
 
 import supernet
 from cost_models.target import load_target
+from supernet.arch import make_arch
 from supernet.gates import DataGate, InferenceResolution, estimate_regret, forward_at_scale, per_image_loss
 
 from .batches import global_batch, seed_step
@@ -118,15 +119,17 @@ class CoSearch:
 
     # -- steps ------------------------------------------------------------------------------
     def run_step(self, t: int) -> dict[str, float]:
-        s = self.cfg.search
-        seed_step(self.cfg.run.seed, "search", t)
+        s, seed = self.cfg.search, self.cfg.run.seed
         tau = self.tau(t)
+        seed_step(seed, "search", t, "weights")  # each sub-step its own seed: the same draws on every rank
         stats = {"tau": tau, **self.weight_step(t, tau)}
         if t >= s.warmup_steps and (t - s.warmup_steps) % s.arch_every == 0:
             k = (t - s.warmup_steps) // s.arch_every
             batch = self.batch("val", k)
+            seed_step(seed, "search", t, "arch")
             stats.update(self.arch_step(batch, tau))
             if s.data_gates:
+                seed_step(seed, "search", t, "gate")
                 stats.update(self.gate_step(batch))
         self.step = t + 1
         return stats
@@ -179,9 +182,9 @@ class CoSearch:
         all_reduce_grads(params, self.env)
         self.a_opt.step()
         self.a_opt.zero_grad(set_to_none=True)
-        out = {"val_loss": float(val_loss), "penalty": float(penalty), "arch_loss": float(total),
-               "cost_ratio": float(expected) / self.budget}
-        out.update({f"expected_{k}": float(getattr(cost, k)) for k in COST_KEYS})
+        out = {"val_loss": val_loss.item(), "penalty": penalty.item(), "arch_loss": total.item(),
+               "cost_ratio": expected.item() / self.budget}
+        out.update({f"expected_{k}": getattr(cost, k).item() for k in COST_KEYS})
         return out
 
     def gate_step(self, batch) -> dict[str, float]:
@@ -196,7 +199,7 @@ class CoSearch:
         objective.backward()
         all_reduce_grads(list(self.gate.parameters()), self.env)
         self.g_opt.step()
-        return {"gate_objective": float(objective)}
+        return {"gate_objective": objective.item()}
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
@@ -255,9 +258,14 @@ class CoSearch:
     @torch.no_grad()
     def derive_arch(self) -> dict[str, Any]:
         """arch.json dict: the most likely network, inference scale and the learned train gate."""
-        scale = self.res.choose() if self.cfg.search.search_resolution else 1.0
-        arch = self.net.argmax_arch()
-        arch["choices"]["data.inference_scale"] = scale
+        rule = self.cfg.search.derive_rule
+        scale = 1.0
+        if self.cfg.search.search_resolution:
+            scale = self.res.choose() if rule == "argmax" else nearest(self.res.scales, expected_value(
+                self.res.scales, self.res.probs()))
+        choices = self.net.argmax_choices() if rule == "argmax" else expected_choices(self.net)
+        arch = make_arch(self.net.family, self.net.num_classes, {**choices, "data.inference_scale": scale},
+                         self.net.space_options)
         arch["data"] = {"inference_scale": scale, "resolution": self.res.to_dict(),
                         "train_gate": self.gate_description() if self.cfg.search.data_gates else None}
         return arch
@@ -272,6 +280,30 @@ class CoSearch:
     def data_slimming(self) -> dict[str, Any]:
         """What the learned gate does to the train split."""
         return summarize_gate(self.gate, self.splits.features["train"].to(self.session.device))
+
+
+def expected_value(options: Sequence[float], probs: Tensor) -> float:
+    return float(torch.tensor([float(o) for o in options], dtype=torch.float64) @ probs.double().cpu())
+
+
+def nearest(options: Sequence[Any], value: float) -> Any:
+    """The option closest to ``value`` (ties: the larger)."""
+    return min(options, key=lambda o: (abs(float(o) - value), -float(o)))
+
+
+@torch.no_grad()
+def expected_choices(net: supernet.Supernet) -> dict[str, Any]:
+    """Every width site at the option nearest its expected width, every branch kept when
+    P(keep) >= 0.5 (a group with nothing kept keeps its likeliest branch). Smoother than the
+    argmax over many nearly tied widths early in a search; the same once the probabilities peak."""
+    choices = {}
+    for name, p in net.probabilities().items():
+        site = net.sites[name]
+        choices[name] = bool(p[1] >= 0.5) if site.is_keep else nearest(site.options, expected_value(site.options, p))
+    for group in net.groups:
+        if not any(choices[s.name] for s in group):
+            choices[max(group, key=lambda s: float(s.logits[1] - s.logits[0])).name] = True
+    return choices
 
 
 def gate_from_description(desc: dict[str, Any]) -> DataGate:

@@ -130,6 +130,22 @@ def broadcast_object(obj: T, env: DistEnv) -> T:
     return box[0]
 
 
+def is_main_process() -> bool:
+    """Rank 0 (or no torchrun): the one process that prints and writes."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
+def check_synchronised(tensors: Iterable[torch.Tensor], env: DistEnv, what: str) -> None:
+    """Raise if any of ``tensors`` differs from rank 0's copy (e.g. the arch logits)."""
+    if not env.distributed:
+        return
+    for t in tensors:
+        ref = t.detach().clone()
+        dist.broadcast(ref, src=0)
+        if not torch.equal(ref, t.detach()):
+            raise RuntimeError(f"{what} differ between rank 0 and rank {env.rank}")
+
+
 def barrier(env: DistEnv) -> None:
     if env.distributed:
         dist.barrier()

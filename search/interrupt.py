@@ -48,7 +48,7 @@ class StopFlag:
 
 
 class StopAfter(StopFlag):
-    """Requests a stop after ``n`` polls (to interrupt a run at a chosen step in tests)."""
+    """Requests a stop at the ``n``-th poll, i.e. after step ``n`` (to interrupt a run in tests)."""
 
     def __init__(self, n: int) -> None:
         super().__init__()
@@ -56,7 +56,7 @@ class StopAfter(StopFlag):
 
     def poll(self) -> bool:
         self.remaining -= 1
-        if self.remaining < 0:
+        if self.remaining <= 0:
             self.requested = True
         return self.requested
 

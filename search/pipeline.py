@@ -20,11 +20,12 @@ import torch
 import supernet
 from supernet.export import save_derived
 
+from .batches import seed_step
 from .cli import UserError
 from .config import Config
 from .cosearch import CoSearch, gate_from_description, summarize_gate
 from .costs import inference_costs, training_costs
-from .distributed import teardown
+from .distributed import check_synchronised, teardown
 from .evaluate import evaluate
 from .interrupt import StopFlag, stop_on_signals
 from .plots import pareto_plot
@@ -79,6 +80,7 @@ def _run(session: Session, stages: tuple[str, ...], initial: Callable[[Splits], 
 def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     """Co-search, then the derived arch.json and the state the retraining starts from."""
     cfg, run = session.cfg, session.run
+    seed_step(cfg.run.seed, "init")  # the supernet's and the gate's initial weights
     cs = CoSearch(cfg, splits, session)
     step, state = session.resume_point("search")
     if state is not None:
@@ -88,6 +90,8 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
             f"budget {cs.budget:.4g} {cfg.search.cost_metric}")
     t0 = time.perf_counter()
     cs.run()
+    check_synchronised(cs.net.arch_parameters() + [cs.res.rho] + list(cs.gate.parameters()), session.env,
+                       "arch, resolution and gate parameters")
     arch = cs.derive_arch()
     session.save("searched", cs.step, {**cs.state_dict(), "arch": arch}, path=run.path / SEARCH_CHECKPOINT)
     if run.main:
@@ -98,6 +102,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
         choice = cs.gate.choose(features).cpu()
         probs = torch.softmax(cs.gate(features), dim=-1).cpu()
     slimming = summarize_gate(cs.gate, features) if cfg.search.data_gates else None
+    seed_step(cfg.run.seed, "init-train")
     model = cs.net.derive(arch) if cfg.train.init == "inherit" else supernet.build_from_arch(arch)
     gated = cfg.search.data_gates and cfg.train.data_gates
     state = {"name": "derived", "arch": arch, "actions": list(cs.actions),
@@ -176,8 +181,9 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
 
 
 def initial_train_state(arch: dict[str, Any], name: str, gate_desc: dict[str, Any] | None,
-                        splits: Splits) -> dict[str, Any]:
+                        splits: Splits, seed: int) -> dict[str, Any]:
     """The retrain state of ``python -m search train``: fresh weights, optional learned data gate."""
+    seed_step(seed, "init-train")
     model = supernet.build_from_arch(arch)
     choice = probs = None
     actions: list[Any] = [1.0]

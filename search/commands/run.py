@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..distributed import is_main_process
 from ..interrupt import Interrupted
 from ..pipeline import run_pipeline
 from ..runargs import add_run_arguments, resolve_run
@@ -24,5 +25,6 @@ def main(args: argparse.Namespace) -> int:
     except Interrupted as err:
         print(err, file=sys.stderr)
         return 130
-    print(f"report: {out / 'report.md'}")
+    if is_main_process():
+        print(f"report: {out / 'report.md'}")
     return 0

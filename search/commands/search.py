@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..distributed import is_main_process
 from ..interrupt import Interrupted
 from ..pipeline import SEARCH_CHECKPOINT, STAGES, run_pipeline
 from ..runargs import add_run_arguments, resolve_run
@@ -23,5 +24,6 @@ def main(args: argparse.Namespace) -> int:
     except Interrupted as err:
         print(err, file=sys.stderr)
         return 130
-    print(f"arch: {out / 'arch.json'}  supernet: {out / SEARCH_CHECKPOINT}")
+    if is_main_process():
+        print(f"arch: {out / 'arch.json'}  supernet: {out / SEARCH_CHECKPOINT}")
     return 0

@@ -10,6 +10,7 @@ import supernet
 
 from ..cli import UserError
 from ..config import Config
+from ..distributed import is_main_process
 from ..interrupt import Interrupted
 from ..pipeline import STAGES, initial_train_state, run_pipeline
 from ..runargs import add_run_arguments, resolve_run
@@ -67,12 +68,13 @@ def main(args: argparse.Namespace) -> int:
         gate = (gate_source.get("data") or {}).get("train_gate") if cfg.train.data_gates else None
         if args.gates and gate is None:
             raise UserError(f"{args.gates} has no learned data gate (data.train_gate)")
-        return initial_train_state(arch, name, gate, splits)
+        return initial_train_state(arch, name, gate, splits, cfg.run.seed)
 
     try:
         run_pipeline(cfg, out, resume=args.resume, stages=STAGES["train"], initial=initial)
     except Interrupted as err:
         print(err, file=sys.stderr)
         return 130
-    print(f"report: {out / 'report.md'}")
+    if is_main_process():
+        print(f"report: {out / 'report.md'}")
     return 0
