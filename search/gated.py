@@ -39,11 +39,15 @@ def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, 
         if action != "drop" and len(sel):
             groups.append((sel, float(action)))
     if not groups:  # every local image dropped: a zero loss that still touches the graph
-        outs = model(resize_images(images[:1], min(a for a in actions if a != "drop")))
+        outs = model(resize_images(images[:1], min(a for a in actions if a != "drop")).expand(2, -1, -1, -1))
         return outs[0].sum() * 0.0, images.new_zeros(())
-    outs = model(*[resize_images(images[sel], s) for sel, s in groups])
+    # a group of one image runs twice over: batch-norm in training mode needs two values per
+    # channel, which one image on a 1x1 map (global pooling, a 1/32 branch) does not give
+    inputs = [resize_images(images[sel], s) for sel, s in groups]
+    outs = model(*[x.expand(2, *x.shape[1:]) if len(x) == 1 else x for x in inputs])
     total, plain, n = images.new_zeros(()), images.new_zeros(()), 0
     for (sel, _), logits in zip(groups, outs):
+        logits = logits[:len(sel)]
         if logits.shape[-2:] != masks.shape[-2:]:
             logits = F.interpolate(logits, size=masks.shape[-2:], mode="bilinear", align_corners=False)
         per_image = per_image_loss(logits, masks[sel])

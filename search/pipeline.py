@@ -63,7 +63,7 @@ def _run(session: Session, stages: tuple[str, ...], initial: Callable[[Splits], 
     if phase == "done":
         run.log(f"{run.path} is already complete")
         return
-    run.log(f"run directory: {run.path}")
+    run.log(f"run directory: {run.path}", echo=False)
     splits = load_splits(cfg.data, features=True, progress=cfg.run.progress and run.main)
     state = session.resumed["state"] if session.resumed else (initial(splits) if initial else None)
     if phase == "search" and "search" in stages:

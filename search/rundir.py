@@ -73,12 +73,12 @@ class RunDir:
     def checkpoint(self) -> Path:
         return self.path / CHECKPOINT
 
-    def log(self, message: str) -> None:
-        """A line in log.txt (with a timestamp) and on stderr."""
+    def log(self, message: str, echo: bool = True) -> None:
+        """A line in log.txt (with a timestamp) and, with ``echo``, on stderr."""
         if not self.main:
             return
         self._log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} {message}\n")
-        if self.echo:
+        if self.echo and echo:
             print(message, file=sys.stderr, flush=True)
 
     def record(self, phase: str, step: int, scalars: Mapping[str, float],
