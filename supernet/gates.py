@@ -71,7 +71,7 @@ def gumbel_softmax(logits: Tensor, tau: float, hard: bool = True,
 
 
 class DataGate(nn.Module):
-    """A small MLP from (normalised) complexity features to logits over training actions.
+    """A small MLP (tanh: smooth, no dead units) from normalised complexity features to logits over actions.
 
     Features are standardised with buffers set by :meth:`fit_normalization` (call it once
     with the whole train split's features). The last layer starts at zero: uniform actions.
@@ -81,7 +81,7 @@ class DataGate(nn.Module):
         super().__init__()
         self.actions = parse_actions(actions)
         self.hidden = hidden
-        self.net = nn.Sequential(nn.Linear(num_features, hidden), nn.ReLU(), nn.Linear(hidden, len(self.actions)))
+        self.net = nn.Sequential(nn.Linear(num_features, hidden), nn.Tanh(), nn.Linear(hidden, len(self.actions)))
         nn.init.zeros_(self.net[-1].weight)
         nn.init.zeros_(self.net[-1].bias)
         self.register_buffer("feature_mean", torch.zeros(num_features))

@@ -101,7 +101,8 @@ class TrainingCost:
             for m in METRICS:
                 step[m][_key(a)] = n * self.image_cost(a)[m]
         for m in METRICS:
-            step[m]["probe"] = probe_images * sum(self._cost(float(s), False)[m] for s in probe_scales)
+            if probe_images:
+                step[m]["probe"] = probe_images * sum(self._cost(float(s), False)[m] for s in probe_scales)
             step[m]["total"] = sum(v for k, v in step[m].items() if k != "total")
         _accumulate(self._epoch, step)
         return step

@@ -1,0 +1,167 @@
+"""supernet.gates: gate sampling and gradients, the gate objective, regret, mixed-resolution batches."""
+import itertools
+
+import pytest
+import torch
+from torch import nn
+
+from supernet.gates import (DataGate, InferenceResolution, estimate_regret, gate_objective, gated_loss,
+                            group_by_action, gumbel_softmax, parse_actions, per_image_loss)
+
+COST = torch.tensor([0.0, 0.25, 0.5625, 1.0])  # drop, 0.5, 0.75, 1.0
+
+
+class ToySeg(nn.Module):
+    """Two convs; logits at the input's resolution."""
+
+    def __init__(self, classes: int = 3) -> None:
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, classes, 1))
+
+    def forward(self, x):
+        return self.body(x)
+
+
+def test_parse_actions():
+    assert parse_actions(["drop", 0.5, 1]) == ("drop", 0.5, 1.0)
+    for bad in (["drop", "drop", 1.0], [1.5], ["skip"], ["drop"]):
+        with pytest.raises(ValueError):
+            parse_actions(bad)
+
+
+def test_sample_is_one_hot_straight_through_and_gradients_reach_the_mlp():
+    gate = DataGate(num_features=5, hidden=8)
+    nn.init.normal_(gate.net[-1].weight)
+    feats = torch.randn(6, 5)
+    sample, probs = gate.sample(feats, tau=0.5, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(sample.sum(1), torch.ones(6)) and set(sample.detach().unique().tolist()) <= {0.0, 1.0}
+    (sample * torch.arange(4.0)).sum().backward()
+    assert gate.net[0].weight.grad is not None and gate.net[0].weight.grad.abs().sum() > 0
+    gate.zero_grad()
+    _, probs = gate.sample(feats, tau=0.5)
+    gate.objective(probs, torch.rand(6, 4), COST, 0.5).backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in (gate.net[0].weight, gate.net[2].weight))
+
+
+def test_gumbel_reproducible_with_generator():
+    logits = torch.randn(10, 4)
+    a = gumbel_softmax(logits, 1.0, generator=torch.Generator().manual_seed(3))
+    b = gumbel_softmax(logits, 1.0, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(a, b)
+    many = gumbel_softmax(logits[:1].expand(4000, 4), 1.0, generator=torch.Generator().manual_seed(0))
+    assert torch.allclose(many.mean(0), logits[0].softmax(0), atol=0.03)
+
+
+def train_gate(features, regret, lambda_train, steps=300):
+    gate = DataGate(num_features=features.shape[1], hidden=8)
+    gate.fit_normalization(features)
+    opt = torch.optim.Adam(gate.parameters(), lr=0.05)
+    for _ in range(steps):
+        _, probs = gate.sample(features, tau=1.0)
+        loss = gate.objective(probs, regret, COST, lambda_train)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return gate
+
+
+def test_objective_keeps_high_regret_image_at_full_res_and_drops_an_easy_one():
+    # columns: drop, 0.5, 0.75, 1.0 (estimate_regret's units: drop = loss / batch mean loss)
+    features = torch.tensor([[0.0, 0.1], [1.0, 0.9], [0.5, 0.5]])
+    regret = torch.tensor([[0.01, 0.0, 0.0, 0.0],    # loss already near zero
+                           [2.00, 1.5, 0.6, 0.0],    # downsampling it costs a lot
+                           [0.99, 0.05, 0.01, 0.0]])  # a medium image
+    gate = train_gate(features, regret, lambda_train=0.5)
+    assert gate.choose(features).tolist()[:2] == [0, 3]
+    assert gate.choose(features)[2] in (1, 2)  # cheap regret: a downsample, not drop, not full
+
+
+def test_drop_everything_never_minimises_the_objective():
+    gen = torch.Generator().manual_seed(0)
+    for trial in range(30):
+        n = 3
+        regret = torch.rand(n, 4, generator=gen) * torch.tensor([1.0, 2.0, 1.0, 0.0])
+        regret[:, 0] = torch.rand(n, generator=gen) ** 4  # easy images: drop regret near 0
+        for lam in (0.0, 0.1, 1.0, 10.0):
+            values = {}
+            for assign in itertools.product(range(4), repeat=n):
+                one_hot = torch.nn.functional.one_hot(torch.tensor(assign), 4).float()
+                values[assign] = float(gate_objective(one_hot, regret, COST, lam, drop_index=0))
+            assert min(values, key=values.get) != (0,) * n
+            assert values[(0,) * n] > values[(3,) * n]
+
+
+def test_loss_weights():
+    gate = DataGate(num_features=2)
+    sample = torch.tensor([[1.0, 0, 0, 0], [0, 1, 0, 0], [0, 0, 0, 1], [0, 0, 0, 1]])
+    probs = torch.tensor([[0.5, 0.5, 0, 0], [0.5, 0.5, 0, 0], [0.0, 0, 0, 1], [0.9, 0, 0, 0.1]])
+    w = gate.loss_weights(sample, probs)
+    assert w[0] == 0 and w.sum() == pytest.approx(3.0)
+    assert w[1] == pytest.approx(2 * w[2]) and w[3] == pytest.approx(4 * w[2])  # 1/0.5, 1/1, clipped 1/0.25
+
+
+def test_estimate_regret_units_and_semantics():
+    torch.manual_seed(0)
+    model = ToySeg()
+    images = torch.rand(4, 3, 16, 16)
+    masks = torch.randint(0, 3, (4, 16, 16))
+    masks[0, :4] = 255
+    model.train()
+    regret = estimate_regret(model, images, masks, ("drop", 0.5, 1.0))
+    assert model.training and regret.shape == (4, 3)
+    assert torch.all(regret[:, 2] == 0) and torch.all(regret[:, 1] >= 0)
+    assert regret[:, 0].mean() == pytest.approx(1.0)
+    model.eval()
+    full = per_image_loss(model(images), masks)
+    assert torch.allclose(regret[:, 0], full / full.mean(), atol=1e-5)
+
+
+def test_regret_is_larger_for_fine_detail():
+    # a "network" that is the identity on one-hot colour images: fine detail is lost at 0.5x
+    model = nn.Conv2d(3, 3, 1, bias=False)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(3)[:, :, None, None] * 20)
+    coarse = torch.zeros(16, 16, dtype=torch.long)
+    coarse[:, 8:] = 1
+    fine = (torch.arange(16)[:, None] + torch.arange(16)[None]) % 3
+    masks = torch.stack([coarse, fine])
+    images = torch.nn.functional.one_hot(masks, 3).permute(0, 3, 1, 2).float()
+    regret = estimate_regret(model, images, masks, ("drop", 0.5, 1.0))
+    assert regret[1, 1] > 10 * regret[0, 1]
+
+
+@torch.no_grad()
+def test_group_by_action_and_gated_loss():
+    torch.manual_seed(0)
+    model = ToySeg().eval()
+    images, masks = torch.rand(5, 3, 16, 24), torch.randint(0, 3, (5, 16, 24))
+    choice = torch.tensor([0, 1, 3, 1, 2])
+    groups = group_by_action(images, masks, choice)
+    assert [(g.action, g.scale, g.index.tolist()) for g in groups] == [(1, 0.5, [1, 3]), (2, 0.75, [4]), (3, 1.0, [2])]
+    assert [tuple(g.images.shape[-2:]) for g in groups] == [(8, 12), (12, 18), (16, 24)]
+    assert all(g.masks.shape[-2:] == (16, 24) for g in groups)
+    assert len(group_by_action(images, masks, torch.nn.functional.one_hot(choice, 4))) == 3
+    weights = torch.tensor([0.0, 1.0, 2.0, 1.0, 0.5])
+    loss = gated_loss(model, images, masks, choice, weights)
+    manual = 0.0
+    for i, s in zip([1, 3, 4, 2], [0.5, 0.5, 0.75, 1.0]):
+        x = torch.nn.functional.interpolate(images[i:i + 1], scale_factor=s, mode="bilinear", antialias=s < 1) if s < 1 else images[i:i + 1]
+        logits = torch.nn.functional.interpolate(model(x), size=(16, 24), mode="bilinear")
+        manual += weights[i] * per_image_loss(logits, masks[i:i + 1])[0]
+    assert loss.item() == pytest.approx(float(manual) / 4, rel=1e-5)
+    assert gated_loss(model, images, masks, torch.zeros(5, dtype=torch.long), weights).item() == 0
+
+
+def test_inference_resolution():
+    res = InferenceResolution((0.5, 1.0))
+    probs = res.scale_probs()
+    assert set(probs) == {0.5, 1.0} and sum(float(p) for p in probs.values()) == pytest.approx(1.0)
+    (probs[1.0] * 3 + probs[0.5]).backward()
+    assert res.rho.grad[1] > 0 > res.rho.grad[0]
+    sample, p = res.sample(tau=1.0, generator=torch.Generator().manual_seed(0))
+    assert sample.sum().item() == 1 and torch.allclose(p, res.probs())
+    with torch.no_grad():
+        res.rho[0] = 2.0
+    assert res.choose() == 0.5 and res.to_dict()["inference_scale"] == 0.5
+    with pytest.raises(ValueError):
+        InferenceResolution((0.5, 0.5))
