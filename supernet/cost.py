@@ -30,8 +30,8 @@ from typing import Iterator, Mapping, Sequence
 import torch
 from torch import Tensor
 
-from cost_models.formulas import (Cost, activation_work, batchnorm_work, binary_work, concat_work, conv2d_work,
-                                  layer_cost, pool_work, resize_work)
+from cost_models.formulas import (Cost, Work, activation_work, batchnorm_work, binary_work, concat_work, conv2d_work,
+                                  layer_cost, pool_work, resize_work, training_passes)
 from cost_models.target import Target
 
 from .expr import Const, Expr, ExprLike, as_expr, mul
@@ -134,6 +134,33 @@ def _work(op: str, static: tuple, batch: int, c_in: Tensor, c_out: Tensor, group
     raise ValueError(f"unknown op {op!r} in a cost plan")
 
 
+def _layer_costs(work: Work, target: Target, training: bool, num_scales: int, num_layers: int) -> Tensor:
+    """Every :class:`Cost` field of ``layer_cost`` for a vector of layers: ``[fields, S, L]``.
+
+    For a training step, ``layer_cost`` sums one pass per :func:`training_passes` entry and
+    keeps the forward pass's params and activations; the passes are evaluated here in one
+    call on their concatenation (the same numbers, a quarter of the ops).
+    """
+    shape = (num_scales, num_layers)
+    if not training:
+        cost = layer_cost(work, target)
+        return torch.stack([getattr(cost, f.name).expand(shape) for f in fields(Cost)])
+    passes = training_passes(work)
+    cat = {f.name: (torch.cat([getattr(p, f.name).expand(shape) for p in passes], -1)
+                    if torch.is_tensor(getattr(work, f.name)) else getattr(work, f.name)) for f in fields(Work)}
+    cost = layer_cost(Work(**cat), target)
+    out = []
+    for f in fields(Cost):
+        if f.name == "params":
+            out.append(work.params.expand(shape))
+        elif f.name == "activations":
+            out.append(work.act_out.expand(shape))
+        else:
+            out.append(getattr(cost, f.name).expand(num_scales, len(passes) * num_layers)
+                       .view(num_scales, len(passes), num_layers).sum(1))
+    return torch.stack(out)
+
+
 @dataclass
 class _Group:
     op: str
@@ -142,7 +169,7 @@ class _Group:
     c_in: Tensor
     c_out: Tensor
     groups: Tensor
-    spatial: Tensor   # [4, S, L] float64: h_in, w_in, h_out, w_out per scale
+    spatial: tuple[Tensor, ...]  # h_in, w_in, h_out, w_out: [S, L] float64 each
 
 
 class CostPlan:
@@ -169,8 +196,8 @@ class CostPlan:
             grouped.setdefault((t.op, t.static), []).append(i)
         self.groups = []
         for (op, static), members in grouped.items():
-            spatial = torch.tensor([[[getattr(terms[i], f) for i in members] for terms in plans]
-                                    for f in ("h_in", "w_in", "h_out", "w_out")], dtype=torch.float64)
+            spatial = tuple(torch.tensor([[getattr(terms[i], f) for i in members] for terms in plans],
+                                         dtype=torch.float64) for f in ("h_in", "w_in", "h_out", "w_out"))
             idx = {f: torch.tensor([ref(getattr(first[i], f)) for i in members])
                    for f in ("presence", "c_in", "c_out", "groups")}
             self.groups.append(_Group(op, static, spatial=spatial, **idx))
@@ -181,13 +208,23 @@ class CostPlan:
         """Expected cost: ``means`` maps site names to expected values, ``scale_weights`` is [S]."""
         memo: dict = {}
         values = torch.stack([e.evaluate(means, memo).reshape(()) for e in self.exprs])
-        totals = {f.name: [] for f in fields(Cost)}
+        # one Work per group, then all groups merged into one Work (per value of any non-tensor
+        # field), so that layer_cost runs once on a vector of every layer at every scale
+        buckets: dict[tuple, list[tuple[Work, Tensor]]] = {}
         for g in self.groups:
             h_in, w_in, h_out, w_out = g.spatial
             work = _work(g.op, g.static, self.batch, values[g.c_in], values[g.c_out], values[g.groups],
                          h_in, w_in, h_out, w_out)
-            cost = layer_cost(work, target, training)
-            presence = values[g.presence]
-            for f in totals:  # [S, L] -> [S], presence-weighted
-                totals[f].append((getattr(cost, f).expand(len(scale_weights), len(presence)) * presence).sum(-1))
-        return Cost(**{f: torch.stack(parts).sum(0) @ scale_weights for f, parts in totals.items()})
+            static = tuple((f.name, getattr(work, f.name)) for f in fields(work)
+                           if not torch.is_tensor(getattr(work, f.name)))
+            buckets.setdefault(static, []).append((work, values[g.presence]))
+        num_scales, total = len(scale_weights), 0.0
+        for static, items in buckets.items():
+            merged = {name: value for name, value in static}
+            for f in fields(Work):
+                if f.name not in merged:
+                    merged[f.name] = torch.cat([getattr(w, f.name).expand(num_scales, len(p)) for w, p in items], -1)
+            presence = torch.cat([p for _, p in items])
+            per_field = _layer_costs(Work(**merged), target, training, num_scales, len(presence))
+            total = total + (per_field * presence).sum(-1) @ scale_weights
+        return Cost(**{f.name: total[i] for i, f in enumerate(fields(Cost))})

@@ -22,7 +22,7 @@ from torch import Tensor, nn
 from cost_models.formulas import Cost
 from cost_models.target import Target, load_target
 
-from .arch import DATA_CHOICES, build_network, make_arch, validate_arch
+from .arch import build_network, make_arch, validate_arch
 from .cost import CostPlan, Planner, Shape
 from .expr import Const
 from .families import build_family
@@ -71,6 +71,9 @@ class Supernet(nn.Module):
         self.groups = [tuple(self.sites[n] for n in group) for group in space.groups]
         self.mode, self.tau = "gumbel_hard", 1.0
         self._plans: dict[tuple, CostPlan] = {}
+        # E[value] of every site at once: flat option values and the site each belongs to
+        self._site_values = torch.cat([s.values.cpu() for s in self.sites.values()])
+        self._site_index = torch.cat([torch.full((len(s.options),), i) for i, s in enumerate(self.sites.values())])
 
     # --- parameters -------------------------------------------------------------------
     def arch_parameters(self) -> list[nn.Parameter]:
@@ -178,14 +181,17 @@ class Supernet(nn.Module):
         mixes the costs at the input resized by each scale (:func:`scaled_size`).
         """
         probs = self.probabilities() if probs is None else probs
-        means = {name: site.expected(probs[name]) for name, site in self.sites.items()}
+        names = list(self.sites)
+        flat = torch.cat([probs[n].reshape(-1) for n in names]).to(torch.float64).cpu()
+        means = dict(zip(names, torch.zeros(len(names), dtype=torch.float64).index_add(
+            0, self._site_index, flat * self._site_values).unbind()))
         if scale_probs:
             scales = tuple(sorted(scale_probs))
             weights = torch.stack([torch.as_tensor(scale_probs[s]).to(torch.float64).cpu() for s in scales])
         else:
             scales, weights = (1.0,), torch.ones(1, dtype=torch.float64)
         plan = self._plan(tuple(input_shape), scales)
-        return plan.evaluate({k: v.cpu() for k, v in means.items()}, _target(target), training, weights)
+        return plan.evaluate(means, _target(target), training, weights)
 
     def _plan(self, input_shape: tuple, scales: tuple) -> CostPlan:
         key = (input_shape, scales)

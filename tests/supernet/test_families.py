@@ -1,6 +1,5 @@
 import pytest
 import torch
-from torch import nn
 
 import supernet
 from supernet.arch import site_options
