@@ -4,12 +4,15 @@ Measured (one process, fixed torch threads, a few seconds in all):
 
 * per-layer overhead: the mean time of a conv, a batch-norm and a ReLU module call on a
   one-element tensor;
-* element-wise op rate: ``nn.ReLU`` on a tensor that fits the L2 cache;
-* memory bandwidth: a copy between two tensors far larger than the last-level cache (DRAM),
-  and between two that together fill a quarter of it (``onchip_bandwidth``);
-* peak MAC rate and conv efficiency: 17 convolutions (dense k x k, depthwise, 1 x 1, a thin
+* element-wise op rate: fitted so that :func:`~cost_models.formulas.layer_cost` predicts a
+  ReLU, a batch-norm, an add, a concatenation, a global average pool and a bilinear
+  upsampling of a 40 x 60 x 60 tensor;
+* memory bandwidth: a copy between two tensors far larger than the last-level cache;
+* all of it in 3 passes (:func:`measure`), whose medians are fitted (:func:`fit_calibration`);
+  a benchmark can interleave passes with its own timing, so both see the same machine;
+* peak MAC rate and conv efficiency: 20 convolutions (dense k x k, depthwise, 1 x 1, a thin
   first layer), each timed back to back; ``peak`` is the best MAC rate among the large dense
-  ones, and ``utilization`` and ``intensity_half`` are fitted so that
+  ones, and ``utilization``, ``pointwise_utilization`` and ``intensity_half`` are fitted so that
   :func:`cost_models.formulas.layer_cost` predicts their times (least squares on log time).
 
 With one thread, times are the thread's CPU time (``time.thread_time``): on a machine shared
@@ -40,9 +43,11 @@ from typing import Callable
 import numpy as np
 import torch
 from scipy.optimize import least_squares
+import torch.nn.functional as F
 from torch import nn
 
-from .formulas import conv2d_work, layer_cost
+from .formulas import (activation_work, batchnorm_work, binary_work, concat_work, conv2d_work, layer_cost,
+                       pool_work, resize_work)
 from .target import TARGETS_DIR, Target
 
 # (c_in, c_out, kernel, groups, size, stride): channel counts in multiples of 16 (the vector
@@ -53,9 +58,21 @@ CONV_SHAPES = [
     (80, 80, 3, 1, 36, 1), (112, 112, 3, 1, 26, 1), (144, 144, 3, 1, 20, 1), (208, 208, 3, 1, 12, 1),
     (48, 48, 3, 48, 70, 1), (144, 144, 3, 144, 30, 1), (80, 80, 3, 80, 50, 2), (112, 112, 5, 112, 26, 1),
     (16, 80, 1, 1, 70, 1), (80, 16, 1, 1, 70, 1), (48, 192, 1, 1, 36, 1), (176, 176, 1, 1, 20, 1),
-    (32, 112, 1, 1, 50, 1),
+    (32, 112, 1, 1, 50, 1), (80, 320, 1, 1, 44, 1), (320, 80, 1, 1, 44, 1), (144, 144, 1, 1, 52, 1),
 ]
 PEAK_SHAPES = 2  # the dense convs with the most MACs give the peak rate
+# element-wise layers on a 1x40x60x60 tensor (144,000 elements), with their Work (graph.py's mapping)
+_EW_SHAPE = (1, 40, 60, 60)
+_EW_NUMEL = 40 * 60 * 60
+ELEMENTWISE = {
+    "relu": (lambda x: torch.relu(x), activation_work(_EW_NUMEL)),
+    "batch_norm": (nn.BatchNorm2d(40).eval(), batchnorm_work(_EW_NUMEL, 40)),
+    "add": (lambda x: x + x, binary_work(_EW_NUMEL, 2)),
+    "cat": (lambda x: torch.cat([x, x], 1), concat_work(2 * _EW_NUMEL)),
+    "adaptive_avg_pool2d": (nn.AdaptiveAvgPool2d(1), pool_work(_EW_NUMEL, 40)),
+    "interpolate": (lambda x: F.interpolate(x, scale_factor=2.0, mode="bilinear"),
+                    resize_work(_EW_NUMEL, 4 * _EW_NUMEL, "bilinear")),
+}
 
 
 @dataclass
@@ -66,15 +83,16 @@ class Calibration:
     per_layer_overhead_s: float
     vector_ops_per_s: float
     dram_bandwidth: float
-    onchip_bandwidth: float
     peak_macs_per_s: float
     utilization: float
+    pointwise_utilization: float
     intensity_half: float
     onchip_buffer_bytes: float
     allocator_tuned: bool
     conv_rows: list[dict] = field(default_factory=list)   # shape, measured and fitted seconds
     machine: dict = field(default_factory=dict)
     seconds: float = 0.0
+    runs: int = 1                                          # passes of the micro-benchmark (medians)
 
 
 def tune_allocator() -> bool:
@@ -162,21 +180,42 @@ def _time_convs(repeats: int) -> list[float]:
     return times
 
 
-def fit_conv_model(base: Target, seconds: list[float], intensity: bool = True) -> Target:
-    """``base`` with ``utilization`` (and ``intensity_half``) fitted to the times of
-    :data:`CONV_SHAPES`, minimising the squared log-time error. ``intensity=False`` keeps
-    ``intensity_half`` at 0 (a plain roofline, for comparison)."""
+def _time_elementwise(repeats: int) -> list[float]:
+    """Median time of each of :data:`ELEMENTWISE`."""
+    x = torch.randn(_EW_SHAPE, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return [median_time(lambda: fn(x), repeats=repeats * 2) for fn, _ in ELEMENTWISE.values()]
+
+
+def fit_vector_rate(base: Target, seconds: list[float]) -> float:
+    """The element-wise op rate with which :func:`layer_cost` best predicts the
+    :data:`ELEMENTWISE` layers' times (least squares on log time)."""
+    works = [work for _, work in ELEMENTWISE.values()]
+
+    def residuals(theta: np.ndarray) -> np.ndarray:
+        t = replace(base, vector_ops_per_s=float(np.exp(theta[0])))
+        return np.log([float(layer_cost(w, t).latency_s) for w in works]) - np.log(seconds)
+
+    return float(np.exp(least_squares(residuals, x0=[np.log(1e10)]).x[0]))
+
+
+def fit_conv_model(base: Target, seconds: list[float], intensity: bool = True, pointwise: bool = True) -> Target:
+    """``base`` with ``utilization``, ``pointwise_utilization`` and ``intensity_half`` fitted
+    to the times of :data:`CONV_SHAPES`, minimising the squared log-time error. For
+    comparisons, ``intensity=False`` keeps ``intensity_half`` at 0 (a plain roofline) and
+    ``pointwise=False`` makes 1 x 1 convs share the ``utilization``."""
     works = [_conv_work(*shape) for shape in CONV_SHAPES]
     measured = np.log(seconds)
 
     def target(theta: np.ndarray) -> Target:
-        return replace(base, utilization=float(theta[0]), intensity_half=float(theta[1]) if intensity else 0.0)
+        return replace(base, utilization=float(theta[0]), pointwise_utilization=float(theta[1 if pointwise else 0]),
+                       intensity_half=float(theta[2]) if intensity else 0.0)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         t = target(theta)
         return np.log([float(layer_cost(w, t).latency_s) for w in works]) - measured
 
-    fit = least_squares(residuals, x0=[0.9, 10.0], bounds=([0.01, 0.0], [1.0, 1e4]))
+    fit = least_squares(residuals, x0=[0.9, 0.6, 10.0], bounds=([0.01, 0.01, 0.0], [1.0, 1.0, 1e4]))
     return target(fit.x)
 
 
@@ -187,47 +226,70 @@ def _overhead() -> float:
     return statistics.mean(median_time(lambda: m(tiny), repeats=50, warmup=10) for m in modules)
 
 
-def calibrate(threads: int | None = None, quick: bool = False) -> Calibration:
-    """Measure this CPU with torch (a few seconds; ``quick``: fewer repeats, for tests)."""
+@dataclass
+class Measurements:
+    """The raw results of one pass of the micro-benchmark."""
+
+    per_layer_overhead_s: float
+    dram_bandwidth: float    # B/s
+    conv_seconds: list[float]
+    elementwise_seconds: list[float]
+
+
+def measure(quick: bool = False) -> Measurements:
+    """One pass of the micro-benchmark with the current torch threads (about a second)."""
+    repeats = 3 if quick else 9
+    last_level = max(cache_sizes().values(), default=32 * 2**20)
+    with torch.no_grad():
+        overhead = _overhead()
+        numel = max(last_level, 2**24)  # fp32 elements: each tensor 4x the cache, at least 64 MiB
+        src, dst = torch.full((numel,), 1.0), torch.empty(numel)
+        bandwidth = 2 * 4 * numel / median_time(lambda: dst.copy_(src), repeats=max(3, repeats // 2), warmup=1)
+        del src, dst
+    return Measurements(per_layer_overhead_s=overhead, dram_bandwidth=bandwidth, conv_seconds=_time_convs(repeats),
+                        elementwise_seconds=_time_elementwise(repeats))
+
+
+def fit_calibration(runs: list[Measurements], threads: int, allocator_tuned: bool,
+                    seconds: float = 0.0) -> Calibration:
+    """The calibration of the median of every measurement over ``runs``, conv model fitted."""
+    def med(name: str) -> float:
+        return statistics.median(getattr(r, name) for r in runs)
+
+    conv_seconds = [statistics.median(r.conv_seconds[i] for r in runs) for i in range(len(CONV_SHAPES))]
+    elementwise_seconds = [statistics.median(r.elementwise_seconds[i] for r in runs) for i in range(len(ELEMENTWISE))]
+    macs = [float(_conv_work(*s).macs) for s in CONV_SHAPES]
+    dense = sorted((m, t) for m, t, s in zip(macs, conv_seconds, CONV_SHAPES) if s[2] > 1 and s[3] == 1)
+    peak = max(m / t for m, t in dense[-PEAK_SHAPES:])
+    last_level = float(max(cache_sizes().values(), default=32 * 2**20))
+    base = Target(name="host_cpu", kind="cpu", description="", precision="fp32", bytes_per_element=4,
+                  peak_macs_per_s=peak, utilization=1.0, vector_ops_per_s=1e10,
+                  dram_bandwidth=med("dram_bandwidth"), onchip_buffer_bytes=last_level, register_reuse=8.0,
+                  e_mac=0.0, e_onchip_byte=0.0, e_dram_byte=0.0, static_power_w=0.0,
+                  per_layer_overhead_s=med("per_layer_overhead_s"), channel_block=float(simd_lanes()))
+    base = replace(base, vector_ops_per_s=fit_vector_rate(base, elementwise_seconds))
+    fitted = fit_conv_model(base, conv_seconds)
+    rows = [{"shape": dict(zip(("c_in", "c_out", "kernel", "groups", "size", "stride"), s)), "macs": m,
+             "measured_s": t, "predicted_s": float(layer_cost(_conv_work(*s), fitted).latency_s)}
+            for s, m, t in zip(CONV_SHAPES, macs, conv_seconds)]
+    return Calibration(threads=threads, per_layer_overhead_s=base.per_layer_overhead_s,
+                       vector_ops_per_s=base.vector_ops_per_s, dram_bandwidth=base.dram_bandwidth,
+                       peak_macs_per_s=peak,
+                       utilization=fitted.utilization, pointwise_utilization=fitted.pointwise_utilization,
+                       intensity_half=fitted.intensity_half,
+                       onchip_buffer_bytes=last_level, allocator_tuned=allocator_tuned, conv_rows=rows,
+                       machine=machine_info(threads), seconds=seconds, runs=len(runs))
+
+
+def calibrate(threads: int | None = None, quick: bool = False, runs: int = 3) -> Calibration:
+    """Measure this CPU with torch: ``runs`` passes of :func:`measure` (about a second each;
+    ``quick``: one short pass, for tests), medians fitted by :func:`fit_calibration`."""
     start = time.perf_counter()
     threads = threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     tuned = tune_allocator()
-    repeats = 3 if quick else 9
-    with torch.no_grad():
-        overhead = _overhead()
-        relu, one, small = nn.ReLU(), torch.zeros(1), torch.randn(64 * 1024)  # 256 KiB: inside L2
-        call = median_time(lambda: relu(one), repeats=50, warmup=10)
-        vector_rate = small.numel() / max(median_time(lambda: relu(small), repeats=repeats * 3) - call, 1e-7)
-        caches = cache_sizes()
-        last_level = max(caches.values(), default=32 * 2**20)
-        numel = max(4 * last_level // 4, 2**24)  # 4x the last-level cache, at least 64 MiB
-        src, dst = torch.randn(numel), torch.empty(numel)
-        bandwidth = 2 * 4 * numel / median_time(lambda: dst.copy_(src), repeats=max(3, repeats // 2), warmup=1)
-        numel = last_level // 32  # two tensors of 1/8 of the cache's elements: a quarter of its bytes
-        src, dst = torch.randn(numel), torch.empty(numel)
-        cache_bandwidth = 2 * 4 * numel / median_time(lambda: dst.copy_(src), repeats=repeats * 3, warmup=2)
-        del src, dst
-    seconds = _time_convs(repeats)
-    macs = [float(_conv_work(*s).macs) for s in CONV_SHAPES]
-    dense = sorted((m, t) for (m, t), s in zip(zip(macs, seconds), CONV_SHAPES) if s[2] > 1 and s[3] == 1)
-    peak = max(m / t for m, t in dense[-PEAK_SHAPES:])
-    base = Target(name="host_cpu", kind="cpu", description="", precision="fp32", bytes_per_element=4,
-                  peak_macs_per_s=peak, utilization=1.0, vector_ops_per_s=vector_rate,
-                  dram_bandwidth=bandwidth, onchip_buffer_bytes=float(last_level), register_reuse=8.0,
-                  onchip_bandwidth=cache_bandwidth,
-                  e_mac=0.0, e_onchip_byte=0.0, e_dram_byte=0.0, static_power_w=0.0,
-                  per_layer_overhead_s=overhead, channel_block=float(simd_lanes()))
-    fitted = fit_conv_model(base, seconds)
-    utilization, half = fitted.utilization, fitted.intensity_half
-    rows = [{"shape": dict(zip(("c_in", "c_out", "kernel", "groups", "size", "stride"), s)), "macs": m,
-             "measured_s": t, "predicted_s": float(layer_cost(_conv_work(*s), fitted).latency_s)}
-            for s, m, t in zip(CONV_SHAPES, macs, seconds)]
-    return Calibration(threads=threads, per_layer_overhead_s=overhead, vector_ops_per_s=vector_rate,
-                       dram_bandwidth=bandwidth, onchip_bandwidth=cache_bandwidth, peak_macs_per_s=peak, utilization=utilization,
-                       intensity_half=half,
-                       onchip_buffer_bytes=float(last_level), allocator_tuned=tuned, conv_rows=rows,
-                       machine=machine_info(threads), seconds=time.perf_counter() - start)
+    results = [measure(quick) for _ in range(1 if quick else runs)]
+    return fit_calibration(results, threads, tuned, seconds=time.perf_counter() - start)
 
 
 def fit_error(cal: Calibration) -> float:
@@ -235,8 +297,9 @@ def fit_error(cal: Calibration) -> float:
     return statistics.median(abs(r["predicted_s"] / r["measured_s"] - 1) for r in cal.conv_rows)
 
 
-def target_yaml(cal: Calibration) -> str:
-    """The ``host_cpu`` target file, every number with what measured it."""
+def target_yaml(cal: Calibration, command: str | None = None) -> str:
+    """The ``host_cpu`` target file, every number with what measured it (``command``: what ran it)."""
+    command = command or f"python -m search calibrate --threads {cal.threads}"
     m = cal.machine
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     alloc = "glibc malloc kept from returning memory to the OS" if cal.allocator_tuned else "default allocator"
@@ -245,18 +308,18 @@ def target_yaml(cal: Calibration) -> str:
         "compute": [
             ("peak", f"{cal.peak_macs_per_s / 1e9:.2f} GMAC/s",
              f"measured: best rate of the {PEAK_SHAPES} largest dense 3x3 convs"),
-            ("utilization", f"{cal.utilization:.3f}", "fitted on the conv shapes: share of peak"),
+            ("utilization", f"{cal.utilization:.3f}", "fitted on the conv shapes: share of peak, k x k convs"),
+            ("pointwise_utilization", f"{cal.pointwise_utilization:.3f}",
+             "fitted on the conv shapes: share of peak, 1x1 convs (matrix products)"),
             ("intensity_half", f"{cal.intensity_half:.2f}", "fitted on the conv shapes: MAC slots per touched element"),
             ("channel_block", f"{simd_lanes()}", f"torch.backends.cpu.get_cpu_capability() = {capability}: "
                                                  "fp32 lanes per vector"),
             ("vector_peak", f"{cal.vector_ops_per_s / 1e9:.2f} Gop/s",
-             "measured: nn.ReLU on 256 KiB (in L2) less a one-element call, elements per second"),
+             "fitted: ReLU, batch-norm, add, concat, global average pool, bilinear resize"),
         ],
         "memory": [
             ("dram_bandwidth", f"{cal.dram_bandwidth / 1e9:.2f} GB/s",
              "measured: copy of a tensor 4x the last-level cache, bytes read + written"),
-            ("onchip_bandwidth", f"{cal.onchip_bandwidth / 1e9:.2f} GB/s",
-             "measured: copy between two tensors filling a quarter of the last-level cache"),
             ("onchip_buffer", f"{cal.onchip_buffer_bytes / 2**20:g} MiB", "sysfs: last-level cache"),
             ("register_reuse", "8", "assumption: operand reads served by vector registers per cache read"),
         ],
@@ -274,9 +337,10 @@ def target_yaml(cal: Calibration) -> str:
         ],
     }
     lines = [
-        f"# host_cpu: calibrated by `python -m search calibrate --threads {cal.threads}` on {when}",
-        f"# in {cal.seconds:.1f} s, torch {m['torch']} on the CPU, {cal.threads} thread(s), {alloc},",
-        f"# timed by {'thread CPU time' if cal.threads == 1 else 'wall clock'} (medians).",
+        f"# host_cpu: calibrated by `{command}` on {when}",
+        f"# in {cal.seconds:.1f} s ({cal.runs} passes, medians), torch {m['torch']} on the CPU, "
+        f"{cal.threads} thread(s), {alloc},",
+        f"# timed by {'thread CPU time' if cal.threads == 1 else 'wall clock'}.",
         f"# machine: {m['platform']}; {m['cpu']}; {m['cores']} cores; caches {m['caches']}",
         f"# conv fit: median abs error {100 * fit_error(cal):.1f} % over {len(cal.conv_rows)} conv shapes "
         "(cost_models/calibrate.py: CONV_SHAPES)",

@@ -37,9 +37,18 @@ def _t(x: Number) -> Tensor:
     return x if torch.is_tensor(x) else torch.tensor(float(x), dtype=torch.float64)
 
 
+KINDS = ("elementwise", "conv", "pointwise")
+
+
 @dataclass
 class Work:
-    """Hardware-independent description of one layer's work (element counts, not bytes)."""
+    """Hardware-independent description of one layer's work (element counts, not bytes).
+
+    ``kind`` says how the MACs are computed: ``"conv"`` (a k x k convolution, k > 1,
+    incl. depthwise and transposed), ``"pointwise"`` (a 1 x 1 convolution or a linear layer:
+    a matrix product, which targets may run at another ``pointwise_utilization``) or
+    ``"elementwise"`` (no MACs).
+    """
 
     macs: Tensor        # fused multiply-adds, fvcore's convention
     params: Tensor      # weight elements the layer reads (its parameters)
@@ -48,10 +57,14 @@ class Work:
     vector_ops: Tensor  # element-wise arithmetic that is not a MAC (normalise, activate, pool, resize)
     in_channels: Tensor = 0.0   # MAC layers: input channels per group (the reduction's channel axis)
     out_channels: Tensor = 0.0  # MAC layers: output channels, all groups (the axis split across lanes)
+    kind: str = "elementwise"
 
     def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"Work.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         for f in fields(self):
-            setattr(self, f.name, _t(getattr(self, f.name)))
+            if f.name != "kind":
+                setattr(self, f.name, _t(getattr(self, f.name)))
 
 
 def conv2d_work(batch: Number, c_in: Number, c_out: Number, h_in: Number, w_in: Number,
@@ -71,7 +84,7 @@ def conv2d_work(batch: Number, c_in: Number, c_out: Number, h_in: Number, w_in: 
     params = c_out * (c_in / groups) * k + (c_out if bias else 0.0)
     return Work(macs=macs, params=params, act_in=batch * c_in * h_in * w_in,
                 act_out=batch * c_out * h_out * w_out, vector_ops=0.0, in_channels=c_in / groups,
-                out_channels=c_out)
+                out_channels=c_out, kind="pointwise" if k == 1 and not transposed else "conv")
 
 
 def linear_work(rows: Number, in_features: Number, out_features: Number, bias: bool = False) -> Work:
@@ -80,7 +93,7 @@ def linear_work(rows: Number, in_features: Number, out_features: Number, bias: b
     params = in_features * out_features + (out_features if bias else 0.0)
     return Work(macs=rows * in_features * out_features, params=params,
                 act_in=rows * in_features, act_out=rows * out_features, vector_ops=0.0,
-                in_channels=in_features, out_channels=out_features)
+                in_channels=in_features, out_channels=out_features, kind="pointwise")
 
 
 def elementwise_work(act_in: Number, act_out: Number, ops_per_output: Number = 1.0,
@@ -173,7 +186,8 @@ def lane_padding(work: Work, block: float) -> Tensor:
 def compute_time(work: Work, target: Target) -> Tensor:
     """Seconds of arithmetic for ``work`` on ``target``, if DRAM were free.
 
-    MACs run at ``peak * utilization`` times an efficiency that falls with the arithmetic
+    MACs run at ``peak * utilization`` (``pointwise_utilization`` for 1 x 1 convs and linear
+    layers, which CPU libraries run as matrix products) times an efficiency that falls with the arithmetic
     intensity ``I = macs / (act_in + act_out + params)``: every element a MAC layer touches
     costs ``intensity_half`` extra MAC slots (loading, storing, re-laying it out), so the
     efficiency is ``I / (I + intensity_half)``, low for depthwise and 1 x 1 convs and thin
@@ -183,16 +197,8 @@ def compute_time(work: Work, target: Target) -> Tensor:
     """
     touched = torch.where(work.macs > 0, work.act_in + work.act_out + work.params, 0.0)
     mac_slots = (work.macs + target.intensity_half * touched) * lane_padding(work, target.channel_block)
-    return mac_slots / target.effective_macs_per_s + work.vector_ops / target.vector_ops_per_s
-
-
-def memory_time(work: Work, dram_bytes: Tensor, target: Target) -> Tensor:
-    """Seconds to move the layer's data: ``dram_bytes`` at the DRAM bandwidth, or, when the
-    layer's whole footprint fits the on-chip buffer (a cache that still holds what the layer
-    before wrote), at ``onchip_bandwidth`` (equal to the DRAM bandwidth unless the target says)."""
-    footprint = target.bytes_per_element * (work.act_in + work.act_out + work.params)
-    fits = footprint <= target.onchip_buffer_bytes
-    return dram_bytes / torch.where(fits, target.onchip_bandwidth or target.dram_bandwidth, target.dram_bandwidth)
+    utilization = target.pointwise_utilization if work.kind == "pointwise" else target.utilization
+    return mac_slots / (target.peak_macs_per_s * utilization) + work.vector_ops / target.vector_ops_per_s
 
 
 def _pass_cost(work: Work, target: Target) -> Cost:
@@ -202,7 +208,7 @@ def _pass_cost(work: Work, target: Target) -> Cost:
     # a pass with no work at all (a weight update of a layer without weights) is not launched
     launched = (work.macs + work.vector_ops + work.act_in + work.act_out + work.params) > 0
     overhead = torch.where(launched, target.per_layer_overhead_s, 0.0)
-    latency = torch.maximum(compute_time(work, target), memory_time(work, dram, target)) + overhead
+    latency = torch.maximum(compute_time(work, target), dram / target.dram_bandwidth) + overhead
     return Cost(macs=work.macs, params=work.params, activations=work.act_out,
                 onchip_bytes=onchip, dram_bytes=dram,
                 compute_j=(work.macs + work.vector_ops) * target.e_mac,
@@ -222,10 +228,11 @@ def training_passes(work: Work) -> list[Work]:
         return torch.where(work.params > 0, x, zero)
 
     grad_input = Work(macs=work.macs, params=work.params, act_in=work.act_out, act_out=work.act_in,
-                      vector_ops=work.vector_ops, in_channels=work.in_channels, out_channels=work.out_channels)
+                      vector_ops=work.vector_ops, in_channels=work.in_channels, out_channels=work.out_channels,
+                      kind=work.kind)
     grad_weight = Work(macs=if_weights(work.macs), params=zero, act_in=if_weights(work.act_in + work.act_out),
                        act_out=work.params, vector_ops=if_weights(work.vector_ops),
-                       in_channels=work.in_channels, out_channels=work.out_channels)
+                       in_channels=work.in_channels, out_channels=work.out_channels, kind=work.kind)
     update = Work(macs=zero, params=zero, act_in=3 * work.params, act_out=2 * work.params,
                   vector_ops=3 * work.params)
     return [work, grad_input, grad_weight, update]
@@ -273,9 +280,15 @@ def pool_work(numel_in: Number, numel_out: Number) -> Work:
     return elementwise_work(numel_in, numel_out, ops_per_output=numel_in / numel_out)
 
 
+# arithmetic per output element of F.interpolate: a weighted sum of 2, 4, 8 or 16 source taps
+RESIZE_OPS = {"nearest": 0.0, "nearest-exact": 0.0, "linear": 3.0, "bilinear": 7.0, "trilinear": 15.0,
+              "bicubic": 31.0}
+
+
 def resize_work(numel_in: Number, numel_out: Number, mode: str = "bilinear") -> Work:
-    """``F.interpolate``: 4 ops per output element for (bi)linear, a copy for nearest."""
-    return elementwise_work(numel_in, numel_out, ops_per_output=0.0 if mode == "nearest" else 4.0)
+    """``F.interpolate``: per output element, the multiply-adds of its interpolation taps
+    (:data:`RESIZE_OPS`: bilinear 4 multiplies + 3 adds; nearest a copy; area as bilinear)."""
+    return elementwise_work(numel_in, numel_out, ops_per_output=RESIZE_OPS.get(mode, 7.0))
 
 
 def concat_work(numel_out: Number) -> Work:

@@ -22,6 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -31,7 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import cost_models  # noqa: E402
-from cost_models.calibrate import CONV_SHAPES, calibrate, clock, fit_conv_model, fit_error, target_yaml  # noqa: E402
+from cost_models.calibrate import (CONV_SHAPES, clock, fit_calibration, fit_conv_model, fit_error,  # noqa: E402
+                                   measure as calibration_pass, target_yaml, tune_allocator)
 
 GOAL_SPEARMAN, GOAL_MDAPE = 0.9, 0.25
 
@@ -182,12 +184,14 @@ def check_disjoint(cases: list[Case]) -> None:
                     raise SystemExit(f"{case.name}: layer {row['name']} has a calibration shape {key}")
 
 
-def measure(cases: list[Case], rounds: int, repeats: int = 3) -> tuple[list[float], list[float]]:
+def measure(cases: list[Case], rounds: int, repeats: int = 3,
+            before_round: Callable[[], None] = lambda: None) -> tuple[list[float], list[float]]:
     """Median latency of each net by :func:`cost_models.calibrate.clock` and by the wall clock.
 
     In each of ``rounds`` rounds every net runs one warm-up pass and ``repeats`` timed passes
     back to back (its own data in the caches, as in steady-state inference); the rounds
     interleave the nets so that slow spells of the shared machine spread over all of them.
+    ``before_round`` runs before each round (the benchmark runs a calibration pass there).
     """
     inputs = [torch.randn(c.input_shape, generator=torch.Generator().manual_seed(1)) for c in cases]
     times: list[list[float]] = [[] for _ in cases]
@@ -195,6 +199,7 @@ def measure(cases: list[Case], rounds: int, repeats: int = 3) -> tuple[list[floa
     now = clock()
     with torch.no_grad():
         for r in range(rounds):
+            before_round()
             for i, (case, x) in enumerate(zip(cases, inputs)):
                 case.model(x)
                 for _ in range(repeats):
@@ -264,27 +269,37 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started, load_before = time.perf_counter(), loadavg()
     torch.set_num_threads(args.threads)
-    print(f"calibrating host_cpu with {args.threads} thread(s) ...", flush=True)
-    cal = calibrate(threads=args.threads)  # also keeps freed memory in the process (tune_allocator)
-    args.out.mkdir(parents=True, exist_ok=True)
-    target_path = args.out / "cost_model_host_cpu.yaml"
-    target_path.write_text(target_yaml(cal))
-    target = cost_models.load_target(target_path)
-    plain = dataclasses.replace(target, channel_block=1.0, onchip_bandwidth=target.dram_bandwidth)
-    ablations = {
-        "without lane padding (channel_block 1)": dataclasses.replace(target, channel_block=1.0),
-        "without the cache bandwidth (DRAM bandwidth for every layer)":
-            dataclasses.replace(target, onchip_bandwidth=target.dram_bandwidth),
-        "plain roofline (utilization refitted without the intensity term; no padding, no cache bandwidth)":
-            fit_conv_model(plain, [r["measured_s"] for r in cal.conv_rows], intensity=False),
-    }
+    tuned = tune_allocator()
     cases = build_cases()
     check_disjoint(cases)
+    print(f"timing {len(cases)} nets: {args.rounds} rounds x {args.repeats} passes, each round after a "
+          f"calibration pass, {args.threads} thread(s) ...", flush=True)
+    passes, spent = [], []
+
+    def calibration_round() -> None:
+        start = time.perf_counter()
+        passes.append(calibration_pass())
+        spent.append(time.perf_counter() - start)
+
+    measured, wall = measure(cases, args.rounds, args.repeats, before_round=calibration_round)
+    cal = fit_calibration(passes, args.threads, tuned, seconds=sum(spent))
+    args.out.mkdir(parents=True, exist_ok=True)
+    target_path = args.out / "cost_model_host_cpu.yaml"
+    command = f".venv/bin/python experiments/benchmark_cost_model.py --threads {args.threads} --rounds {args.rounds} " \
+              f"--repeats {args.repeats}"
+    target_path.write_text(target_yaml(cal, command))
+    target = cost_models.load_target(target_path)
+    unpadded, conv_seconds = dataclasses.replace(target, channel_block=1.0), [r["measured_s"] for r in cal.conv_rows]
+    ablations = {
+        "without lane padding (channel_block 1)": unpadded,
+        "one utilization for 1x1 and k x k convs (refitted)": fit_conv_model(target, conv_seconds, pointwise=False),
+        "without the intensity term (refitted)": fit_conv_model(target, conv_seconds, intensity=False),
+        "plain roofline: none of the three (refitted)":
+            fit_conv_model(unpadded, conv_seconds, intensity=False, pointwise=False),
+    }
     print(f"profiling {len(cases)} nets ...", flush=True)
     reports = [cost_models.profile(c.model, c.input_shape, target) for c in cases]
     predicted = [r.latency_s for r in reports]
-    print(f"timing {len(cases)} nets: {args.rounds} rounds x {args.repeats} passes ...", flush=True)
-    measured, wall = measure(cases, args.rounds, args.repeats)
     summary = errors(predicted, measured)
     summary_wall = errors(predicted, wall)
     macs_spearman = errors([r.macs for r in reports], measured)["spearman"]
@@ -296,8 +311,6 @@ def main(argv: list[str] | None = None) -> int:
         x = torch.randn(1, 3, 224, 224)
         forward_s = statistics.median(timed(lambda: net100(x)) for _ in range(3))
     runtime = time.perf_counter() - started
-    command = f".venv/bin/python experiments/benchmark_cost_model.py --threads {args.threads} --rounds {args.rounds} " \
-              f"--repeats {args.repeats}"
     md = render(cases, reports, predicted, measured, wall, summary, summary_wall, macs_spearman, ablation_rows, cal,
                 target_path, profile_s, layers, forward_s, runtime, command, load_before, loadavg())
     (args.out / "cost_model.md").write_text(md)
@@ -329,10 +342,10 @@ def render(cases, reports, predicted, measured, wall, summary, summary_wall, mac
         f"torch {m['torch']}, {m['threads']} thread(s). Load average (1/5/15 min) before {load_before}, "
         f"after {load_after} (the machine is shared with other jobs).",
         "",
-        "The `host_cpu` target was calibrated in the same process, right before the timing "
-        f"(`{target_path.name}`, {cal.seconds:.1f} s: peak {cal.peak_macs_per_s / 1e9:.1f} GMAC/s, utilization "
+        f"The `host_cpu` target was calibrated in the same process: one calibration pass before each timing "
+        f"round, medians of the {cal.runs} passes fitted (`{target_path.name}`: peak {cal.peak_macs_per_s / 1e9:.1f} GMAC/s, utilization "
         f"{cal.utilization:.2f}, intensity_half {cal.intensity_half:.1f}, channel_block {target_channel_block(target_path)}, "
-        f"DRAM {cal.dram_bandwidth / 1e9:.1f} GB/s, cache {cal.onchip_bandwidth / 1e9:.1f} GB/s, "
+        f"DRAM {cal.dram_bandwidth / 1e9:.1f} GB/s, "
         f"per-layer overhead {cal.per_layer_overhead_s * 1e6:.1f} us; conv fit error {100 * fit_error(cal):.1f} % "
         f"over {len(cal.conv_rows)} conv shapes, none of which occurs in the nets below).",
         "",
@@ -382,10 +395,8 @@ def render(cases, reports, predicted, measured, wall, summary, summary_wall, mac
         "Compute: `(MACs + intensity_half x elements touched) x lane padding / (peak x utilization) + "
         "vector ops / vector rate`, i.e. an efficiency `I / (I + intensity_half)` in the arithmetic intensity "
         "`I = MACs / (inputs + outputs + weights)`, and channel counts rounded up to the SIMD width "
-        "(`channel_block`). Memory: DRAM bytes of the tiling model at the DRAM bandwidth, or at the cache "
-        "bandwidth when the layer's data fits the last-level cache. The same formulas serve every target; "
-        "for the others `intensity_half` is 0, `channel_block` 1 or the vector width, and the on-chip bandwidth "
-        "defaults to the DRAM bandwidth.",
+        "(`channel_block`). Memory: DRAM bytes of the tiling model at the DRAM bandwidth. The same formulas "
+        "serve every target; for the others `intensity_half` is 0 and `channel_block` 1 or their vector width.",
         "",
         "Measurement choices, and why: glibc malloc is kept from returning freed memory to the OS "
         "(`cost_models.calibrate.tune_allocator`, as PyTorch's CPU tuning guide does with jemalloc); otherwise "

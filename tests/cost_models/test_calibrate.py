@@ -19,7 +19,7 @@ def cal():
 
 def test_measures_positive_rates_and_fits(cal):
     assert cal.threads == 1 and len(cal.conv_rows) == len(CONV_SHAPES)
-    for value in (cal.peak_macs_per_s, cal.vector_ops_per_s, cal.dram_bandwidth, cal.onchip_bandwidth,
+    for value in (cal.peak_macs_per_s, cal.vector_ops_per_s, cal.dram_bandwidth,
                   cal.per_layer_overhead_s, cal.onchip_buffer_bytes):
         assert value > 0
     assert 0 < cal.utilization <= 1 and cal.intensity_half >= 0

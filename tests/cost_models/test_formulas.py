@@ -13,7 +13,7 @@ from cost_models.target import list_targets, load_target
 TARGETS = [load_target(n) for n in list_targets()]
 # a CPU-like target that exercises every term of the latency model
 CPU = replace(load_target("jetson_tx2"), name="cpu_like", channel_block=16.0, intensity_half=20.0,
-              onchip_bandwidth=200e9, per_layer_overhead_s=5e-6)
+              per_layer_overhead_s=5e-6)
 SMOOTH_CPU = replace(CPU, name="cpu_like_unpadded", channel_block=1.0)
 
 
@@ -148,16 +148,6 @@ def test_compute_efficiency_falls_with_arithmetic_intensity():
     assert float(compute_time(dense, no_half)) == pytest.approx(float(dense.macs) / CPU.effective_macs_per_s)
 
 
-def test_memory_time_uses_the_onchip_bandwidth_when_the_layer_fits():
-    small, big = activation_work(1e4), activation_work(1e8)
-    fast, slow = layer_cost(small, CPU), layer_cost(big, CPU)
-    overhead = CPU.per_layer_overhead_s
-    assert float(fast.latency_s) - overhead == pytest.approx(
-        max(1e4 / CPU.vector_ops_per_s, 8e4 / CPU.onchip_bandwidth))
-    assert float(slow.latency_s) - overhead == pytest.approx(
-        max(1e8 / CPU.vector_ops_per_s, 8e8 / CPU.dram_bandwidth))
-
-
 def test_cost_zero_add_and_scale():
     a = layer_cost(work_of(8, 8, 3, 1, 16, 1), CPU)
     total = Cost.zero() + a + a
@@ -167,3 +157,15 @@ def test_cost_zero_add_and_scale():
 
 def test_batchnorm_reads_two_numbers_per_channel():
     assert float(batchnorm_work(1000, 10).params) == 20 == sum(p.numel() for p in torch.nn.BatchNorm1d(10).parameters())
+
+
+def test_pointwise_layers_run_at_the_pointwise_utilization():
+    slow_gemm = replace(SMOOTH_CPU, pointwise_utilization=0.25, utilization=1.0, intensity_half=0.0)
+    one, three = conv2d_work(1, 64, 64, 32, 32, 32, 32, (1, 1)), conv2d_work(1, 64, 64, 32, 32, 32, 32, (3, 3))
+    assert (one.kind, three.kind, linear_work(4, 8, 8).kind, activation_work(9).kind) == \
+        ("pointwise", "conv", "pointwise", "elementwise")
+    assert float(compute_time(one, slow_gemm)) == pytest.approx(float(one.macs) / (0.25 * slow_gemm.peak_macs_per_s))
+    assert float(compute_time(three, slow_gemm)) == pytest.approx(float(three.macs) / slow_gemm.peak_macs_per_s)
+    assert conv2d_work(1, 8, 8, 4, 4, 8, 8, (1, 1), transposed=True).kind == "conv"
+    with pytest.raises(ValueError, match="Work.kind must be one of"):
+        Work(1, 1, 1, 1, 0, kind="matmul")
