@@ -62,3 +62,14 @@ def test_steps_epochs_and_totals():
     expected = (3 * (128 + 288 + 3 * 512)) / (8 * 3 * 512)
     assert report["relative_to_full_without_probes"]["macs"] == pytest.approx(expected)
     assert report["relative_to_full"]["macs"] > report["relative_to_full_without_probes"]["macs"]
+
+
+def test_with_the_real_cost_model():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 1))
+    acc = TrainingCost(net, image_size=(16, 32), target="jetson_tx2")
+    rel = acc.relative_cost("macs")
+    assert rel.tolist() == pytest.approx([0.0, 0.25, 0.5625, 1.0], rel=1e-6)
+    energy = acc.relative_cost("energy_j")
+    assert energy[0] == 0 and 0 < energy[1] < energy[2] < energy[3] == 1
+    step = acc.record_step(torch.tensor([3, 1]), probe_images=1)
+    assert step["energy_j"]["probe"] > 0 and step["macs"]["total"] > acc.image_cost(1.0)["macs"]
