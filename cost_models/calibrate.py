@@ -12,7 +12,7 @@ Measured (one process, fixed torch threads, a few seconds in all):
   a benchmark can interleave passes with its own timing, so both see the same machine;
 * peak MAC rate and conv efficiency: 20 convolutions (dense k x k, depthwise, 1 x 1, a thin
   first layer), each timed back to back; ``peak`` is the best MAC rate among the large dense
-  ones, and ``utilization``, ``pointwise_utilization`` and ``intensity_half`` are fitted so that
+  ones, and ``utilization`` and ``intensity_half`` are fitted so that
   :func:`cost_models.formulas.layer_cost` predicts their times (least squares on log time).
 
 With one thread, times are the thread's CPU time (``time.thread_time``): on a machine shared
@@ -85,7 +85,6 @@ class Calibration:
     dram_bandwidth: float
     peak_macs_per_s: float
     utilization: float
-    pointwise_utilization: float
     intensity_half: float
     onchip_buffer_bytes: float
     allocator_tuned: bool
@@ -199,23 +198,21 @@ def fit_vector_rate(base: Target, seconds: list[float]) -> float:
     return float(np.exp(least_squares(residuals, x0=[np.log(1e10)]).x[0]))
 
 
-def fit_conv_model(base: Target, seconds: list[float], intensity: bool = True, pointwise: bool = True) -> Target:
-    """``base`` with ``utilization``, ``pointwise_utilization`` and ``intensity_half`` fitted
-    to the times of :data:`CONV_SHAPES`, minimising the squared log-time error. For
-    comparisons, ``intensity=False`` keeps ``intensity_half`` at 0 (a plain roofline) and
-    ``pointwise=False`` makes 1 x 1 convs share the ``utilization``."""
+def fit_conv_model(base: Target, seconds: list[float], intensity: bool = True) -> Target:
+    """``base`` with ``utilization`` and ``intensity_half`` fitted to the times of
+    :data:`CONV_SHAPES`, minimising the squared log-time error. ``intensity=False`` keeps
+    ``intensity_half`` at 0 (a plain roofline, for comparison)."""
     works = [_conv_work(*shape) for shape in CONV_SHAPES]
     measured = np.log(seconds)
 
     def target(theta: np.ndarray) -> Target:
-        return replace(base, utilization=float(theta[0]), pointwise_utilization=float(theta[1 if pointwise else 0]),
-                       intensity_half=float(theta[2]) if intensity else 0.0)
+        return replace(base, utilization=float(theta[0]), intensity_half=float(theta[1]) if intensity else 0.0)
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         t = target(theta)
         return np.log([float(layer_cost(w, t).latency_s) for w in works]) - measured
 
-    fit = least_squares(residuals, x0=[0.9, 0.6, 10.0], bounds=([0.01, 0.01, 0.0], [1.0, 1.0, 1e4]))
+    fit = least_squares(residuals, x0=[0.9, 10.0], bounds=([0.01, 0.0], [1.0, 1e4]))
     return target(fit.x)
 
 
@@ -275,8 +272,7 @@ def fit_calibration(runs: list[Measurements], threads: int, allocator_tuned: boo
     return Calibration(threads=threads, per_layer_overhead_s=base.per_layer_overhead_s,
                        vector_ops_per_s=base.vector_ops_per_s, dram_bandwidth=base.dram_bandwidth,
                        peak_macs_per_s=peak,
-                       utilization=fitted.utilization, pointwise_utilization=fitted.pointwise_utilization,
-                       intensity_half=fitted.intensity_half,
+                       utilization=fitted.utilization, intensity_half=fitted.intensity_half,
                        onchip_buffer_bytes=last_level, allocator_tuned=allocator_tuned, conv_rows=rows,
                        machine=machine_info(threads), seconds=seconds, runs=len(runs))
 
@@ -308,9 +304,7 @@ def target_yaml(cal: Calibration, command: str | None = None) -> str:
         "compute": [
             ("peak", f"{cal.peak_macs_per_s / 1e9:.2f} GMAC/s",
              f"measured: best rate of the {PEAK_SHAPES} largest dense 3x3 convs"),
-            ("utilization", f"{cal.utilization:.3f}", "fitted on the conv shapes: share of peak, k x k convs"),
-            ("pointwise_utilization", f"{cal.pointwise_utilization:.3f}",
-             "fitted on the conv shapes: share of peak, 1x1 convs (matrix products)"),
+            ("utilization", f"{cal.utilization:.3f}", "fitted on the conv shapes: share of peak"),
             ("intensity_half", f"{cal.intensity_half:.2f}", "fitted on the conv shapes: MAC slots per touched element"),
             ("channel_block", f"{simd_lanes()}", f"torch.backends.cpu.get_cpu_capability() = {capability}: "
                                                  "fp32 lanes per vector"),

@@ -37,18 +37,9 @@ def _t(x: Number) -> Tensor:
     return x if torch.is_tensor(x) else torch.tensor(float(x), dtype=torch.float64)
 
 
-KINDS = ("elementwise", "conv", "pointwise")
-
-
 @dataclass
 class Work:
-    """Hardware-independent description of one layer's work (element counts, not bytes).
-
-    ``kind`` says how the MACs are computed: ``"conv"`` (a k x k convolution, k > 1,
-    incl. depthwise and transposed), ``"pointwise"`` (a 1 x 1 convolution or a linear layer:
-    a matrix product, which targets may run at another ``pointwise_utilization``) or
-    ``"elementwise"`` (no MACs).
-    """
+    """Hardware-independent description of one layer's work (element counts, not bytes)."""
 
     macs: Tensor        # fused multiply-adds, fvcore's convention
     params: Tensor      # weight elements the layer reads (its parameters)
@@ -57,14 +48,10 @@ class Work:
     vector_ops: Tensor  # element-wise arithmetic that is not a MAC (normalise, activate, pool, resize)
     in_channels: Tensor = 0.0   # MAC layers: input channels per group (the reduction's channel axis)
     out_channels: Tensor = 0.0  # MAC layers: output channels, all groups (the axis split across lanes)
-    kind: str = "elementwise"
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS:
-            raise ValueError(f"Work.kind must be one of {', '.join(KINDS)}, got {self.kind!r}")
         for f in fields(self):
-            if f.name != "kind":
-                setattr(self, f.name, _t(getattr(self, f.name)))
+            setattr(self, f.name, _t(getattr(self, f.name)))
 
 
 def conv2d_work(batch: Number, c_in: Number, c_out: Number, h_in: Number, w_in: Number,
@@ -84,7 +71,7 @@ def conv2d_work(batch: Number, c_in: Number, c_out: Number, h_in: Number, w_in: 
     params = c_out * (c_in / groups) * k + (c_out if bias else 0.0)
     return Work(macs=macs, params=params, act_in=batch * c_in * h_in * w_in,
                 act_out=batch * c_out * h_out * w_out, vector_ops=0.0, in_channels=c_in / groups,
-                out_channels=c_out, kind="pointwise" if k == 1 and not transposed else "conv")
+                out_channels=c_out)
 
 
 def linear_work(rows: Number, in_features: Number, out_features: Number, bias: bool = False) -> Work:
@@ -93,7 +80,7 @@ def linear_work(rows: Number, in_features: Number, out_features: Number, bias: b
     params = in_features * out_features + (out_features if bias else 0.0)
     return Work(macs=rows * in_features * out_features, params=params,
                 act_in=rows * in_features, act_out=rows * out_features, vector_ops=0.0,
-                in_channels=in_features, out_channels=out_features, kind="pointwise")
+                in_channels=in_features, out_channels=out_features)
 
 
 def elementwise_work(act_in: Number, act_out: Number, ops_per_output: Number = 1.0,
@@ -186,8 +173,7 @@ def lane_padding(work: Work, block: float) -> Tensor:
 def compute_time(work: Work, target: Target) -> Tensor:
     """Seconds of arithmetic for ``work`` on ``target``, if DRAM were free.
 
-    MACs run at ``peak * utilization`` (``pointwise_utilization`` for 1 x 1 convs and linear
-    layers, which CPU libraries run as matrix products) times an efficiency that falls with the arithmetic
+    MACs run at ``peak * utilization`` times an efficiency that falls with the arithmetic
     intensity ``I = macs / (act_in + act_out + params)``: every element a MAC layer touches
     costs ``intensity_half`` extra MAC slots (loading, storing, re-laying it out), so the
     efficiency is ``I / (I + intensity_half)``, low for depthwise and 1 x 1 convs and thin
@@ -197,8 +183,7 @@ def compute_time(work: Work, target: Target) -> Tensor:
     """
     touched = torch.where(work.macs > 0, work.act_in + work.act_out + work.params, 0.0)
     mac_slots = (work.macs + target.intensity_half * touched) * lane_padding(work, target.channel_block)
-    utilization = target.pointwise_utilization if work.kind == "pointwise" else target.utilization
-    return mac_slots / (target.peak_macs_per_s * utilization) + work.vector_ops / target.vector_ops_per_s
+    return mac_slots / target.effective_macs_per_s + work.vector_ops / target.vector_ops_per_s
 
 
 def _pass_cost(work: Work, target: Target) -> Cost:
@@ -228,11 +213,10 @@ def training_passes(work: Work) -> list[Work]:
         return torch.where(work.params > 0, x, zero)
 
     grad_input = Work(macs=work.macs, params=work.params, act_in=work.act_out, act_out=work.act_in,
-                      vector_ops=work.vector_ops, in_channels=work.in_channels, out_channels=work.out_channels,
-                      kind=work.kind)
+                      vector_ops=work.vector_ops, in_channels=work.in_channels, out_channels=work.out_channels)
     grad_weight = Work(macs=if_weights(work.macs), params=zero, act_in=if_weights(work.act_in + work.act_out),
                        act_out=work.params, vector_ops=if_weights(work.vector_ops),
-                       in_channels=work.in_channels, out_channels=work.out_channels, kind=work.kind)
+                       in_channels=work.in_channels, out_channels=work.out_channels)
     update = Work(macs=zero, params=zero, act_in=3 * work.params, act_out=2 * work.params,
                   vector_ops=3 * work.params)
     return [work, grad_input, grad_weight, update]

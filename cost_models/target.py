@@ -44,13 +44,8 @@ class Target:
     static_power_w: float           # W drawn for as long as the work runs
     per_layer_overhead_s: float     # fixed cost per layer (kernel launch, layer reconfiguration)
     intensity_half: float = 0.0     # MAC slots per touched element (see formulas.compute_time)
-    pointwise_utilization: float = 0.0  # share of peak on 1x1 convs and linear layers (0: utilization)
     channel_block: float = 1.0      # channels computed side by side (SIMD lanes, PE columns)
     source: str = ""                # the file it came from
-
-    def __post_init__(self) -> None:
-        if not self.pointwise_utilization:  # not given: as the other MAC layers
-            object.__setattr__(self, "pointwise_utilization", self.utilization)
 
     @property
     def effective_macs_per_s(self) -> float:
@@ -65,7 +60,7 @@ _SCHEMA: dict[str, dict[str, str]] = {
     "": {"name": "text", "kind": "text", "description": "text", "precision": "text"},
     "compute": {"peak": "compute_rate", "dsp": "number", "clock": "frequency",
                 "macs_per_dsp_cycle": "number", "utilization": "number", "vector_peak": "op_rate",
-                "intensity_half": "number", "channel_block": "number", "pointwise_utilization": "number"},
+                "intensity_half": "number", "channel_block": "number"},
     "memory": {"dram_bandwidth": "bandwidth", "onchip_buffer": "size", "register_reuse": "number"},
     "energy": {"mac": "energy", "onchip": "energy_per_byte", "dram": "energy_per_byte",
                "static_power": "power"},
@@ -122,10 +117,8 @@ def _target_from_dict(raw: dict[str, Any], where: str) -> Target:
     else:
         raise TargetError(f"{where}: missing field 'compute.peak' (or 'compute.dsp' with 'compute.clock')")
     utilization, dram_bandwidth = get("compute.utilization"), get("memory.dram_bandwidth")
-    pointwise = values.get("compute.pointwise_utilization", utilization)
-    for key, value in (("utilization", utilization), ("pointwise_utilization", pointwise)):
-        if not 0.0 < value <= 1.0:
-            raise TargetError(f"{where}: compute.{key} must be in (0, 1], got {value}")
+    if not 0.0 < utilization <= 1.0:
+        raise TargetError(f"{where}: compute.utilization must be in (0, 1], got {utilization}")
     target = Target(
         name=str(get("name")), kind=kind, description=str(values.get("description", "")),
         precision=precision, bytes_per_element=BYTES_PER_ELEMENT[precision],
@@ -137,7 +130,7 @@ def _target_from_dict(raw: dict[str, Any], where: str) -> Target:
         static_power_w=values.get("energy.static_power", 0.0),
         per_layer_overhead_s=values.get("overhead.per_layer", 0.0),
         intensity_half=values.get("compute.intensity_half", 0.0),
-        channel_block=values.get("compute.channel_block", 1.0), pointwise_utilization=pointwise, source=where,
+        channel_block=values.get("compute.channel_block", 1.0), source=where,
     )
     for f in fields(target):
         value = getattr(target, f.name)

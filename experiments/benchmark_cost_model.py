@@ -292,10 +292,8 @@ def main(argv: list[str] | None = None) -> int:
     unpadded, conv_seconds = dataclasses.replace(target, channel_block=1.0), [r["measured_s"] for r in cal.conv_rows]
     ablations = {
         "without lane padding (channel_block 1)": unpadded,
-        "one utilization for 1x1 and k x k convs (refitted)": fit_conv_model(target, conv_seconds, pointwise=False),
         "without the intensity term (refitted)": fit_conv_model(target, conv_seconds, intensity=False),
-        "plain roofline: none of the three (refitted)":
-            fit_conv_model(unpadded, conv_seconds, intensity=False, pointwise=False),
+        "plain roofline: neither (refitted)": fit_conv_model(unpadded, conv_seconds, intensity=False),
     }
     print(f"profiling {len(cases)} nets ...", flush=True)
     reports = [cost_models.profile(c.model, c.input_shape, target) for c in cases]

@@ -26,7 +26,7 @@ def main(args: argparse.Namespace) -> int:
         raise UserError(f"--out {args.out}: expected a .yaml file")
     cal = calibrate(threads=args.threads)
     path = write_target(cal, args.out)
-    print(f"peak {cal.peak_macs_per_s / 1e9:.1f} GMAC/s, utilization {cal.utilization:.2f} (1x1: {cal.pointwise_utilization:.2f}), "
+    print(f"peak {cal.peak_macs_per_s / 1e9:.1f} GMAC/s, utilization {cal.utilization:.2f}, "
           f"intensity_half {cal.intensity_half:.1f}, DRAM {cal.dram_bandwidth / 1e9:.1f} GB/s, "
           f"per layer {cal.per_layer_overhead_s * 1e6:.1f} us, "
           f"conv fit error {100 * fit_error(cal):.0f} % ({cal.threads} thread(s), {cal.seconds:.1f} s)")

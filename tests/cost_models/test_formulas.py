@@ -157,15 +157,3 @@ def test_cost_zero_add_and_scale():
 
 def test_batchnorm_reads_two_numbers_per_channel():
     assert float(batchnorm_work(1000, 10).params) == 20 == sum(p.numel() for p in torch.nn.BatchNorm1d(10).parameters())
-
-
-def test_pointwise_layers_run_at_the_pointwise_utilization():
-    slow_gemm = replace(SMOOTH_CPU, pointwise_utilization=0.25, utilization=1.0, intensity_half=0.0)
-    one, three = conv2d_work(1, 64, 64, 32, 32, 32, 32, (1, 1)), conv2d_work(1, 64, 64, 32, 32, 32, 32, (3, 3))
-    assert (one.kind, three.kind, linear_work(4, 8, 8).kind, activation_work(9).kind) == \
-        ("pointwise", "conv", "pointwise", "elementwise")
-    assert float(compute_time(one, slow_gemm)) == pytest.approx(float(one.macs) / (0.25 * slow_gemm.peak_macs_per_s))
-    assert float(compute_time(three, slow_gemm)) == pytest.approx(float(three.macs) / slow_gemm.peak_macs_per_s)
-    assert conv2d_work(1, 8, 8, 4, 4, 8, 8, (1, 1), transposed=True).kind == "conv"
-    with pytest.raises(ValueError, match="Work.kind must be one of"):
-        Work(1, 1, 1, 1, 0, kind="matmul")

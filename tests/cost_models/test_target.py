@@ -27,11 +27,6 @@ def test_every_number_has_its_source_in_a_comment():
                 assert "#" in line, f"{path.name}: no source for {line.strip()!r}"
 
 
-def test_pointwise_utilization_defaults_to_utilization():
-    tx2 = load_target("jetson_tx2")
-    assert tx2.pointwise_utilization == tx2.utilization == 0.5
-
-
 def test_fpga_and_asic_peaks_come_from_units_and_clock():
     zc706, ultra96, eyeriss = load_target("zc706"), load_target("ultra96"), load_target("eyeriss")
     assert zc706.peak_macs_per_s == pytest.approx(900 * 150e6)
@@ -59,7 +54,6 @@ BASE = (Path(TARGETS_DIR) / "jetson_tx2.yaml").read_text()
     (lambda d: d.update(kind="tpu"), "kind 'tpu' is not one of gpu, cpu, fpga, asic"),
     (lambda d: d.update(precision="fp8"), "precision 'fp8' is not one of"),
     (lambda d: d["compute"].update(utilization=1.5), "compute.utilization must be in (0, 1], got 1.5"),
-    (lambda d: d["compute"].update(pointwise_utilization=0), "compute.pointwise_utilization must be in (0, 1], got 0"),
     (lambda d: d["compute"].update(turbo=2), "unknown field 'compute.turbo'"),
     (lambda d: d.update(colour="green"), "unknown field 'colour'"),
     (lambda d: d["compute"].update(channel_block=2.5), "compute.channel_block must be a whole number"),
