@@ -143,7 +143,8 @@ def machine_info(threads: int) -> dict[str, str]:
     except OSError:
         pass
     return {"platform": platform.platform(), "cpu": cpu, "cores": str(os.cpu_count()),
-            "caches": ", ".join(f"{k} {v / 2**20:g} MiB" for k, v in cache_sizes().items()),
+            "caches": ", ".join(f"{k} {v / 2**20:g} MiB" if v >= 2**20 else f"{k} {v / 2**10:g} KiB"
+                                for k, v in cache_sizes().items()),
             "torch": torch.__version__, "threads": str(threads)}
 
 
