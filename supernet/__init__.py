@@ -20,7 +20,7 @@ Public API (other parts of cosearch rely on these names)::
     supernet.arch.save_arch(arch, path); supernet.arch.load_arch(path)
     supernet.recalibrate_bn(model, batches)
     supernet.export.save_derived(model, arch, "derived.pt", "derived.pt2", example_input)
-    supernet.scale_input(x, 0.75), supernet.scaled_size(512, 0.75)
+    supernet.scaled_size(512, 0.75)        # side length at an inference scale (as expected_cost uses)
 
 Widths: a width site offers ``round4(widest * k / 16)`` for k = 4..16 (nearest multiple of 4,
 halves up, duplicates removed). ``baseline_arch(width_mult=m)`` takes, per site, the option
@@ -42,8 +42,7 @@ from .arch import ArchError, baseline_arch, build_from_arch, load_arch, random_a
 from .bn import recalibrate_bn
 from .families import FAMILIES
 from .sites import ChoiceSite
-from .supernet import Supernet, build_supernet, scale_input, scaled_size
+from .supernet import Supernet, build_supernet, scaled_size
 
 __all__ = ["FAMILIES", "ArchError", "ChoiceSite", "Supernet", "arch", "baseline_arch", "build_from_arch",
-           "build_supernet", "export", "load_arch", "random_arch", "recalibrate_bn", "save_arch", "scale_input",
-           "scaled_size"]
+           "build_supernet", "export", "load_arch", "random_arch", "recalibrate_bn", "save_arch", "scaled_size"]

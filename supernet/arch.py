@@ -54,7 +54,7 @@ def site_options(family: str, num_classes: int, **space_options: Any) -> tuple[d
 
 @functools.lru_cache(maxsize=32)
 def _search_space(family: str, num_classes: int, frozen: tuple) -> Space:
-    space = _space(None, dict(frozen))
+    space = make_space(None, dict(frozen))
     with torch.device("meta"):
         build_family(family, num_classes, space)
     return space
@@ -64,7 +64,8 @@ def _freeze(v: Any) -> Any:
     return tuple(v) if isinstance(v, list) else v
 
 
-def _space(choices: Mapping[str, Any] | None, space_options: Mapping[str, Any]) -> Space:
+def make_space(choices: Mapping[str, Any] | None, space_options: Mapping[str, Any]) -> Space:
+    """A :class:`Space`; unknown space options are an :class:`ArchError` naming the allowed ones."""
     try:
         return Space(choices, **space_options)
     except TypeError:
@@ -83,7 +84,7 @@ def build_network(family: str, num_classes: int, choices: Mapping[str, Any],
         if name in choices:
             _check_scale(choices[name], f"choice {name!r}")
     with torch.device(device or "cpu"):
-        return build_family(family, num_classes, _space(choices, space_options))
+        return build_family(family, num_classes, make_space(choices, space_options))
 
 
 def _check_scale(value: Any, what: str) -> None:
@@ -104,7 +105,7 @@ def make_arch(family: str, num_classes: int, choices: Mapping[str, Any],
     space_options = dict(space_options or {})
     net = build_network(family, num_classes, choices, space_options, device="meta")
     arch = {"format": FORMAT, "version": VERSION, "family": family, "num_classes": num_classes,
-            "space": _space(None, space_options).space_options(), "choices": dict(choices),
+            "space": make_space(None, space_options).space_options(), "choices": dict(choices),
             "layers": conv_layers(net)}
     if data is not None:
         arch["data"] = dict(data)
@@ -147,7 +148,7 @@ def validate_arch(arch: Any, where: str = "arch") -> dict:
         raise ArchError(f"{where}: field 'layers' does not match the network its choices describe (first "
                         f"difference at entry {bad}); delete 'layers' to regenerate it")
     out = dict(arch)
-    out["space"] = _space(None, arch.get("space", {})).space_options()
+    out["space"] = make_space(None, arch.get("space", {})).space_options()
     out["layers"] = layers
     return out
 

@@ -11,7 +11,6 @@ True
 """
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 from typing import Any, Mapping, Sequence
 
@@ -22,28 +21,24 @@ from torch import Tensor, nn
 from cost_models.formulas import Cost
 from cost_models.target import Target, load_target
 
-from .arch import build_network, make_arch, validate_arch
+from .arch import build_network, make_arch, make_space, validate_arch
 from .cost import CostPlan, Planner, Shape
 from .expr import Const
 from .families import build_family
 from .layers import ConvBNAct
 from .sites import ChoiceSite, gumbel_softmax
-from .space import ArchError, Space
+from .space import ArchError
 
 MODES = ("gumbel_hard", "gumbel_soft", "argmax", "fixed")
 
 
 def scaled_size(size: int, scale: float) -> int:
-    """Side length of an input resized by ``scale``: nearest integer (halves up), at least 1."""
-    return max(1, int(math.floor(size * scale + 0.5)))
+    """Side length of an input resized by ``scale``: ``max(1, round(size * scale))``.
 
-
-def scale_input(x: Tensor, scale: float) -> Tensor:
-    """``x`` (N, C, H, W) resized by ``scale`` (bilinear), to exactly :func:`scaled_size` sides."""
-    if scale == 1.0:
-        return x
-    size = (scaled_size(x.shape[-2], scale), scaled_size(x.shape[-1], scale))
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
+    Python's ``round`` (halves to even), as ``supernet.gates.resize_images`` and the data
+    pipeline resize images, so costs are computed at the sizes the network really sees.
+    """
+    return max(1, round(size * scale))
 
 
 _TARGETS: dict[str, Target] = {}
@@ -62,7 +57,7 @@ class Supernet(nn.Module):
 
     def __init__(self, family: str, num_classes: int, **space_options: Any):
         super().__init__()
-        space = Space(None, **space_options)
+        space = make_space(None, space_options)
         self.family, self.num_classes = family, num_classes
         self.space_options = space.space_options()
         self.net = build_family(family, num_classes, space)

@@ -49,7 +49,7 @@ def test_pt2_runs_without_the_project(derived, tmp_path):
         print(float((y - io["y"]).abs().max()))
     """)
     run = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True,
-                         env={"PATH": "/usr/bin:/bin"}, timeout=300)
+                         env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}, timeout=300)
     assert run.returncode == 0, run.stderr
     assert float(run.stdout.strip()) < 1e-5
 

@@ -11,12 +11,13 @@ from supernet import ArchError, build_supernet
 
 FAMILIES = sorted(supernet.FAMILIES)
 SHAPE = (2, 3, 32, 48)
+SPACE = {"widest": 0.5}  # half the default widths: the same code paths, faster tests
 
 
 @pytest.fixture(scope="module", params=FAMILIES)
 def net(request):
     torch.manual_seed(0)
-    net = build_supernet(request.param, num_classes=3)
+    net = build_supernet(request.param, num_classes=3, **SPACE)
     net.train()
     net.set_mode("gumbel_hard", tau=1.0)
     with torch.no_grad():  # non-trivial batch-norm statistics, then non-uniform logits
@@ -54,7 +55,7 @@ def test_gradients_reach_every_logit(net, mode):
     with torch.no_grad():  # a dropped branch's width has no gradient in that sample: keep branches likely
         for s in keeps:
             s.logits.copy_(torch.tensor([-1.0, 1.0]))
-    for _ in range(4):
+    for _ in range(3):
         net(torch.randn(*SHAPE)).pow(2).mean().backward()
     with torch.no_grad():
         for s, logits in zip(keeps, saved):
@@ -75,16 +76,16 @@ def test_hard_sample_equals_derived_network(net):
     torch.manual_seed(2)
     net.set_mode("gumbel_hard", tau=1.0)
     x = torch.randn(*SHAPE)
-    for _ in range(3):
+    for _ in range(2):
         net.sample()
         choices = net.sampled_choices()
         with torch.no_grad():
             torch.testing.assert_close(net.net(x), net.derive(choices).eval()(x), rtol=1e-4, atol=1e-5)
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("seed", [0, 1])
 def test_derive_equals_fixed_mode(net, seed):
-    arch = supernet.random_arch(net.family, 3, random.Random(seed))
+    arch = supernet.random_arch(net.family, 3, random.Random(seed), **SPACE)
     net.set_mode("fixed", arch=arch)
     x = torch.randn(*SHAPE)
     slim = net.derive(arch)
@@ -120,25 +121,26 @@ def test_one_branch_is_always_kept(net):
 
 def test_argmax_arch_is_a_valid_arch(net):
     arch = net.argmax_arch()
-    assert set(arch["choices"]) == set(net.sites)
+    assert set(arch["choices"]) == set(net.sites) and arch["space"] == net.space_options
     for name, site in net.sites.items():
         assert arch["choices"][name] in site.options
     assert arch["layers"] == supernet.arch.conv_layers(net.derive(arch))
 
 
-@pytest.mark.parametrize("training", [False, True])
-def test_expected_cost_equals_profile_at_one_hot(net, training):
-    archs = [supernet.baseline_arch(net.family, 3)] + [supernet.random_arch(net.family, 3, s) for s in (3, 4)]
-    for arch, scale in zip(archs, (1.0, 0.5, 0.75)):
+def test_expected_cost_equals_profile_at_one_hot(net):
+    archs = [supernet.baseline_arch(net.family, 3, **SPACE), supernet.random_arch(net.family, 3, 3, **SPACE)]
+    for arch, scale in zip(archs, (1.0, 0.75)):
         probs = one_hot(net, arch["choices"])
         scales = {0.5: torch.tensor(0.0), 0.75: torch.tensor(0.0), 1.0: torch.tensor(0.0)}
         scales[scale] = torch.tensor(1.0)
-        got = net.expected_cost("jetson_tx2", SHAPE, scale_probs=scales, training=training, probs=probs)
         shape = (SHAPE[0], 3, supernet.scaled_size(SHAPE[2], scale), supernet.scaled_size(SHAPE[3], scale))
-        want = cost_models.profile(net.derive(arch), input_shape=shape, target="jetson_tx2", training=training)
-        for f in fields(Cost):
-            assert float(getattr(got, f.name)) == pytest.approx(float(getattr(want, f.name)), rel=1e-9), f.name
-        assert float(got.energy_j) == pytest.approx(want.energy_j, rel=1e-9)
+        slim = net.derive(arch)
+        for training in (False, True):
+            got = net.expected_cost("jetson_tx2", SHAPE, scale_probs=scales, training=training, probs=probs)
+            want = cost_models.profile(slim, input_shape=shape, target="jetson_tx2", training=training)
+            for f in fields(Cost):
+                assert float(getattr(got, f.name)) == pytest.approx(float(getattr(want, f.name)), rel=1e-9), f.name
+            assert float(got.energy_j) == pytest.approx(want.energy_j, rel=1e-9)
 
 
 def test_expected_cost_falls_with_narrower_widths(net):
@@ -157,6 +159,8 @@ def test_bad_mode_and_arch(net):
         net.set_mode("gumbel_soft", tau=0)
     other = next(f for f in FAMILIES if f != net.family)
     with pytest.raises(ArchError, match="family"):
-        net.derive(supernet.baseline_arch(other, 3))
+        net.derive(supernet.baseline_arch(other, 3, **SPACE))
+    with pytest.raises(ArchError, match="space"):
+        net.derive(supernet.baseline_arch(net.family, 3))
     with pytest.raises(ArchError, match="unknown choice 'nope'"):
-        net.set_mode("fixed", arch={**supernet.baseline_arch(net.family, 3)["choices"], "nope": 1})
+        net.set_mode("fixed", arch={**supernet.baseline_arch(net.family, 3, **SPACE)["choices"], "nope": 1})
