@@ -8,12 +8,14 @@ Measured (one process, fixed torch threads, a few seconds in all):
   ReLU, a batch-norm, an add, a concatenation, a global average pool and a bilinear
   upsampling of a 40 x 60 x 60 tensor;
 * memory bandwidth: a copy between two tensors far larger than the last-level cache;
-* all of it in 3 passes (:func:`measure`), whose medians are fitted (:func:`fit_calibration`);
-  a benchmark can interleave passes with its own timing, so both see the same machine;
 * peak MAC rate and conv efficiency: 20 convolutions (dense k x k, depthwise, 1 x 1, a thin
   first layer), each timed back to back; ``peak`` is the best MAC rate among the large dense
   ones, and ``utilization`` and ``intensity_half`` are fitted so that
   :func:`cost_models.formulas.layer_cost` predicts their times (least squares on log time).
+
+All of it runs in 3 passes (:func:`measure`) whose medians are fitted
+(:func:`fit_calibration`); a benchmark can interleave passes with its own timing, so that
+both see the same machine.
 
 With one thread, times are the thread's CPU time (``time.thread_time``): on a machine shared
 with other jobs that is what one inference costs when it has a core to itself; the wall
@@ -32,6 +34,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import datetime
+import math
 import os
 import platform
 import statistics
@@ -42,11 +45,11 @@ from typing import Callable
 
 import numpy as np
 import torch
-from scipy.optimize import least_squares
 import torch.nn.functional as F
+from scipy.optimize import least_squares
 from torch import nn
 
-from .formulas import (activation_work, batchnorm_work, binary_work, concat_work, conv2d_work, layer_cost,
+from .formulas import (Work, activation_work, batchnorm_work, binary_work, concat_work, conv2d_work, layer_cost,
                        pool_work, resize_work)
 from .target import TARGETS_DIR, Target
 
@@ -61,32 +64,29 @@ CONV_SHAPES = [
     (32, 112, 1, 1, 50, 1), (80, 320, 1, 1, 44, 1), (320, 80, 1, 1, 44, 1), (144, 144, 1, 1, 52, 1),
 ]
 PEAK_SHAPES = 2  # the dense convs with the most MACs give the peak rate
-# element-wise layers on a 1x40x60x60 tensor (144,000 elements), with their Work (graph.py's mapping)
-_EW_SHAPE = (1, 40, 60, 60)
-_EW_NUMEL = 40 * 60 * 60
-ELEMENTWISE = {
-    "relu": (lambda x: torch.relu(x), activation_work(_EW_NUMEL)),
-    "batch_norm": (nn.BatchNorm2d(40).eval(), batchnorm_work(_EW_NUMEL, 40)),
-    "add": (lambda x: x + x, binary_work(_EW_NUMEL, 2)),
-    "cat": (lambda x: torch.cat([x, x], 1), concat_work(2 * _EW_NUMEL)),
-    "adaptive_avg_pool2d": (nn.AdaptiveAvgPool2d(1), pool_work(_EW_NUMEL, 40)),
-    "interpolate": (lambda x: F.interpolate(x, scale_factor=2.0, mode="bilinear"),
-                    resize_work(_EW_NUMEL, 4 * _EW_NUMEL, "bilinear")),
-}
+ELEMENTWISE_SHAPE = (1, 40, 60, 60)
+
+
+def elementwise_layers() -> dict[str, tuple[Callable[[torch.Tensor], torch.Tensor], Work]]:
+    """The element-wise layers the vector rate is fitted on, each with its Work (graph.py's mapping)."""
+    n = math.prod(ELEMENTWISE_SHAPE)
+    return {
+        "relu": (torch.relu, activation_work(n)),
+        "batch_norm": (nn.BatchNorm2d(ELEMENTWISE_SHAPE[1]).eval(), batchnorm_work(n, ELEMENTWISE_SHAPE[1])),
+        "add": (lambda x: x + x, binary_work(n, 2)),
+        "cat": (lambda x: torch.cat([x, x], 1), concat_work(2 * n)),
+        "adaptive_avg_pool2d": (nn.AdaptiveAvgPool2d(1), pool_work(n, ELEMENTWISE_SHAPE[1])),
+        "interpolate": (lambda x: F.interpolate(x, scale_factor=2.0, mode="bilinear"), resize_work(n, 4 * n)),
+    }
 
 
 @dataclass
 class Calibration:
-    """What :func:`calibrate` measured, and the fitted target parameters (base units)."""
+    """What :func:`calibrate` measured: the fitted target (its energy fields are left at 0;
+    :func:`target_yaml` fills them with cited assumptions) and how it was obtained."""
 
+    target: Target
     threads: int
-    per_layer_overhead_s: float
-    vector_ops_per_s: float
-    dram_bandwidth: float
-    peak_macs_per_s: float
-    utilization: float
-    intensity_half: float
-    onchip_buffer_bytes: float
     allocator_tuned: bool
     conv_rows: list[dict] = field(default_factory=list)   # shape, measured and fitted seconds
     machine: dict = field(default_factory=dict)
@@ -181,16 +181,16 @@ def _time_convs(repeats: int) -> list[float]:
 
 
 def _time_elementwise(repeats: int) -> list[float]:
-    """Median time of each of :data:`ELEMENTWISE`."""
-    x = torch.randn(_EW_SHAPE, generator=torch.Generator().manual_seed(0))
+    """Median time of each of :func:`elementwise_layers`."""
+    x = torch.randn(ELEMENTWISE_SHAPE, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
-        return [median_time(lambda: fn(x), repeats=repeats * 2) for fn, _ in ELEMENTWISE.values()]
+        return [median_time(lambda: fn(x), repeats=repeats * 2) for fn, _ in elementwise_layers().values()]
 
 
 def fit_vector_rate(base: Target, seconds: list[float]) -> float:
-    """The element-wise op rate with which :func:`layer_cost` best predicts the
-    :data:`ELEMENTWISE` layers' times (least squares on log time)."""
-    works = [work for _, work in ELEMENTWISE.values()]
+    """The element-wise op rate with which :func:`layer_cost` best predicts the times of
+    :func:`elementwise_layers` (least squares on log time)."""
+    works = [work for _, work in elementwise_layers().values()]
 
     def residuals(theta: np.ndarray) -> np.ndarray:
         t = replace(base, vector_ops_per_s=float(np.exp(theta[0])))
@@ -254,13 +254,14 @@ def fit_calibration(runs: list[Measurements], threads: int, allocator_tuned: boo
     def med(name: str) -> float:
         return statistics.median(getattr(r, name) for r in runs)
 
-    conv_seconds = [statistics.median(r.conv_seconds[i] for r in runs) for i in range(len(CONV_SHAPES))]
-    elementwise_seconds = [statistics.median(r.elementwise_seconds[i] for r in runs) for i in range(len(ELEMENTWISE))]
+    conv_seconds = [statistics.median(values) for values in zip(*(r.conv_seconds for r in runs))]
+    elementwise_seconds = [statistics.median(values) for values in zip(*(r.elementwise_seconds for r in runs))]
     macs = [float(_conv_work(*s).macs) for s in CONV_SHAPES]
     dense = sorted((m, t) for m, t, s in zip(macs, conv_seconds, CONV_SHAPES) if s[2] > 1 and s[3] == 1)
     peak = max(m / t for m, t in dense[-PEAK_SHAPES:])
     last_level = float(max(cache_sizes().values(), default=32 * 2**20))
-    base = Target(name="host_cpu", kind="cpu", description="", precision="fp32", bytes_per_element=4,
+    base = Target(name="host_cpu", kind="cpu", description="this machine's CPU", precision="fp32",
+                  bytes_per_element=4,
                   peak_macs_per_s=peak, utilization=1.0, vector_ops_per_s=1e10,
                   dram_bandwidth=med("dram_bandwidth"), onchip_buffer_bytes=last_level, register_reuse=8.0,
                   e_mac=0.0, e_onchip_byte=0.0, e_dram_byte=0.0, static_power_w=0.0,
@@ -270,11 +271,7 @@ def fit_calibration(runs: list[Measurements], threads: int, allocator_tuned: boo
     rows = [{"shape": dict(zip(("c_in", "c_out", "kernel", "groups", "size", "stride"), s)), "macs": m,
              "measured_s": t, "predicted_s": float(layer_cost(_conv_work(*s), fitted).latency_s)}
             for s, m, t in zip(CONV_SHAPES, macs, conv_seconds)]
-    return Calibration(threads=threads, per_layer_overhead_s=base.per_layer_overhead_s,
-                       vector_ops_per_s=base.vector_ops_per_s, dram_bandwidth=base.dram_bandwidth,
-                       peak_macs_per_s=peak,
-                       utilization=fitted.utilization, intensity_half=fitted.intensity_half,
-                       onchip_buffer_bytes=last_level, allocator_tuned=allocator_tuned, conv_rows=rows,
+    return Calibration(target=fitted, threads=threads, allocator_tuned=allocator_tuned, conv_rows=rows,
                        machine=machine_info(threads), seconds=seconds, runs=len(runs))
 
 
@@ -297,25 +294,25 @@ def fit_error(cal: Calibration) -> float:
 def target_yaml(cal: Calibration, command: str | None = None) -> str:
     """The ``host_cpu`` target file, every number with what measured it (``command``: what ran it)."""
     command = command or f"python -m search calibrate --threads {cal.threads}"
-    m = cal.machine
+    m, t = cal.machine, cal.target
     when = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     alloc = "glibc malloc kept from returning memory to the OS" if cal.allocator_tuned else "default allocator"
     capability = torch.backends.cpu.get_cpu_capability()
     sections = {
         "compute": [
-            ("peak", f"{cal.peak_macs_per_s / 1e9:.2f} GMAC/s",
+            ("peak", f"{t.peak_macs_per_s / 1e9:.2f} GMAC/s",
              f"measured: best rate of the {PEAK_SHAPES} largest dense 3x3 convs"),
-            ("utilization", f"{cal.utilization:.3f}", "fitted on the conv shapes: share of peak"),
-            ("intensity_half", f"{cal.intensity_half:.2f}", "fitted on the conv shapes: MAC slots per touched element"),
+            ("utilization", f"{t.utilization:.3f}", "fitted on the conv shapes: share of peak"),
+            ("intensity_half", f"{t.intensity_half:.2f}", "fitted on the conv shapes: MAC slots per touched element"),
             ("channel_block", f"{simd_lanes()}", f"torch.backends.cpu.get_cpu_capability() = {capability}: "
                                                  "fp32 lanes per vector"),
-            ("vector_peak", f"{cal.vector_ops_per_s / 1e9:.2f} Gop/s",
+            ("vector_peak", f"{t.vector_ops_per_s / 1e9:.2f} Gop/s",
              "fitted: ReLU, batch-norm, add, concat, global average pool, bilinear resize"),
         ],
         "memory": [
-            ("dram_bandwidth", f"{cal.dram_bandwidth / 1e9:.2f} GB/s",
+            ("dram_bandwidth", f"{t.dram_bandwidth / 1e9:.2f} GB/s",
              "measured: copy of a tensor 4x the last-level cache, bytes read + written"),
-            ("onchip_buffer", f"{cal.onchip_buffer_bytes / 2**20:g} MiB", "sysfs: last-level cache"),
+            ("onchip_buffer", f"{t.onchip_buffer_bytes / 2**20:g} MiB", "sysfs: last-level cache"),
             ("register_reuse", "8", "assumption: operand reads served by vector registers per cache read"),
         ],
         "energy": [
@@ -327,7 +324,7 @@ def target_yaml(cal: Calibration, command: str | None = None) -> str:
             ("static_power", f"{5 * cal.threads} W", "assumption: 5 W per busy core"),
         ],
         "overhead": [
-            ("per_layer", f"{cal.per_layer_overhead_s * 1e6:.2f} us",
+            ("per_layer", f"{t.per_layer_overhead_s * 1e6:.2f} us",
              "measured: mean of a conv, batch-norm and ReLU module call on one element"),
         ],
     }

@@ -326,7 +326,7 @@ def timed(fn) -> float:
 
 def render(cases, reports, predicted, measured, wall, summary, summary_wall, macs_spearman, ablation_rows, cal,
            target_path, profile_s, layers, forward_s, runtime, command, load_before, load_after) -> str:
-    m = cal.machine
+    m, t = cal.machine, cal.target
     ok = lambda good: "met" if good else "MISSED"  # noqa: E731
     clock_name = "thread CPU time" if cal.threads == 1 else "wall clock"
     lines = [
@@ -341,10 +341,10 @@ def render(cases, reports, predicted, measured, wall, summary, summary_wall, mac
         f"after {load_after} (the machine is shared with other jobs).",
         "",
         f"The `host_cpu` target was calibrated in the same process: one calibration pass before each timing "
-        f"round, medians of the {cal.runs} passes fitted (`{target_path.name}`: peak {cal.peak_macs_per_s / 1e9:.1f} GMAC/s, utilization "
-        f"{cal.utilization:.2f}, intensity_half {cal.intensity_half:.1f}, channel_block {target_channel_block(target_path)}, "
-        f"DRAM {cal.dram_bandwidth / 1e9:.1f} GB/s, "
-        f"per-layer overhead {cal.per_layer_overhead_s * 1e6:.1f} us; conv fit error {100 * fit_error(cal):.1f} % "
+        f"round, medians of the {cal.runs} passes fitted (`{target_path.name}`: peak {t.peak_macs_per_s / 1e9:.1f} "
+        f"GMAC/s, utilization {t.utilization:.2f}, intensity_half {t.intensity_half:.1f}, channel_block "
+        f"{t.channel_block:g}, element-wise {t.vector_ops_per_s / 1e9:.1f} Gop/s, DRAM {t.dram_bandwidth / 1e9:.1f} GB/s, "
+        f"per-layer overhead {t.per_layer_overhead_s * 1e6:.1f} us; conv fit error {100 * fit_error(cal):.1f} % "
         f"over {len(cal.conv_rows)} conv shapes, none of which occurs in the nets below).",
         "",
         f"Measured latency: {clock_name} of one inference pass (batch 1, torch.no_grad, eval mode), median over "
@@ -410,10 +410,6 @@ def render(cases, reports, predicted, measured, wall, summary, summary_wall, mac
         "",
     ]
     return "\n".join(lines)
-
-
-def target_channel_block(path: Path) -> int:
-    return int(cost_models.load_target(path).channel_block)
 
 
 if __name__ == "__main__":

@@ -25,10 +25,10 @@ def main(args: argparse.Namespace) -> int:
     if args.out is not None and args.out.suffix not in (".yaml", ".yml"):
         raise UserError(f"--out {args.out}: expected a .yaml file")
     cal = calibrate(threads=args.threads)
-    path = write_target(cal, args.out)
-    print(f"peak {cal.peak_macs_per_s / 1e9:.1f} GMAC/s, utilization {cal.utilization:.2f}, "
-          f"intensity_half {cal.intensity_half:.1f}, DRAM {cal.dram_bandwidth / 1e9:.1f} GB/s, "
-          f"per layer {cal.per_layer_overhead_s * 1e6:.1f} us, "
+    path, t = write_target(cal, args.out), cal.target
+    print(f"peak {t.peak_macs_per_s / 1e9:.1f} GMAC/s, utilization {t.utilization:.2f}, "
+          f"intensity_half {t.intensity_half:.1f}, element-wise {t.vector_ops_per_s / 1e9:.1f} Gop/s, "
+          f"DRAM {t.dram_bandwidth / 1e9:.1f} GB/s, per layer {t.per_layer_overhead_s * 1e6:.1f} us, "
           f"conv fit error {100 * fit_error(cal):.0f} % ({cal.threads} thread(s), {cal.seconds:.1f} s)")
     print(f"wrote {path}")
     return 0

@@ -19,10 +19,11 @@ def cal():
 
 def test_measures_positive_rates_and_fits(cal):
     assert cal.threads == 1 and len(cal.conv_rows) == len(CONV_SHAPES)
-    for value in (cal.peak_macs_per_s, cal.vector_ops_per_s, cal.dram_bandwidth,
-                  cal.per_layer_overhead_s, cal.onchip_buffer_bytes):
+    t = cal.target
+    for value in (t.peak_macs_per_s, t.vector_ops_per_s, t.dram_bandwidth, t.per_layer_overhead_s,
+                  t.onchip_buffer_bytes):
         assert value > 0
-    assert 0 < cal.utilization <= 1 and cal.intensity_half >= 0
+    assert 0 < t.utilization <= 1 and t.intensity_half >= 0
     assert fit_error(cal) < 1.0  # the fitted model is within 2x of the median conv
     assert cal.machine["threads"] == "1" and cal.machine["torch"] == torch.__version__
     assert cal.seconds < 60
