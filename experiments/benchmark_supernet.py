@@ -20,6 +20,9 @@ logits receiving gradients too); *widest* is the derived net of ``baseline_arch(
   when it is freed and RSS tracks live memory; the largest value over 3 steps after 1
   warm-up step.
 
+One torch thread by default: on a 2-core machine shared with other jobs, two OpenMP threads
+spin against the other jobs and single steps vary tenfold; ``--threads 2`` is available.
+
     .venv/bin/python experiments/benchmark_supernet.py    # writes experiments/results/supernet.{md,json}
 """
 from __future__ import annotations
@@ -142,7 +145,7 @@ def main() -> int:
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--families", nargs="+", default=list(FAMILIES))
     parser.add_argument("--out", type=Path, default=RESULTS / "supernet.md")
     parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)

@@ -7,9 +7,10 @@ and its presence are :mod:`supernet.expr` expressions over the choice sites; its
 sizes are plain integers computed exactly as the network computes them.
 
 :class:`CostPlan` compiles the terms of one input shape (and several inference scales)
-once: terms are grouped by op and static attributes, and every group becomes one call of
-the per-op ``*_work`` function and of :func:`cost_models.formulas.layer_cost` on vectors
-of layers. Evaluating it for new probabilities is a few dozen small tensor ops.
+once: terms are grouped by op and static attributes, every group becomes one call of its
+per-op ``*_work`` function on vectors of layers (x scales), and the groups' work is
+concatenated so that :func:`cost_models.formulas.layer_cost` runs once for the whole
+network. Evaluating it for new probabilities is a few hundred small tensor ops.
 
 Expected cost: each term costs ``P(present) * layer_cost(work(E[c_in], E[c_out], ...))``
 (the plug-in expectation of DESIGN.md §2; exact for MACs, exact for everything when the
@@ -114,7 +115,7 @@ class Planner:
 
 
 def _work(op: str, static: tuple, batch: int, c_in: Tensor, c_out: Tensor, groups: Tensor,
-          h_in: Tensor, w_in: Tensor, h_out: Tensor, w_out: Tensor):
+          h_in: Tensor, w_in: Tensor, h_out: Tensor, w_out: Tensor) -> Work:
     numel_in, numel_out = batch * c_in * h_in * w_in, batch * c_out * h_out * w_out
     if op == "conv":
         kernel, bias = static
@@ -139,7 +140,7 @@ def _layer_costs(work: Work, target: Target, training: bool, num_scales: int, nu
 
     For a training step, ``layer_cost`` sums one pass per :func:`training_passes` entry and
     keeps the forward pass's params and activations; the passes are evaluated here in one
-    call on their concatenation (the same numbers, a quarter of the ops).
+    call on their concatenation (the same numbers, one call instead of four).
     """
     shape = (num_scales, num_layers)
     if not training:

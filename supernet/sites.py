@@ -53,7 +53,17 @@ class ChoiceSite(nn.Module):
             widest = max(self.options)
             masks = (torch.arange(widest)[None, :] < torch.tensor(self.options)[:, None]).float()
             self.register_buffer("masks", masks, persistent=False)
-        self.weights: Tensor | None = None  # set by the supernet once per forward pass
+        self._weights: Tensor | None = None
+        self._mask: Tensor | None = None
+
+    @property
+    def weights(self) -> Tensor | None:
+        """The current weights over the options (set by the supernet once per forward pass)."""
+        return self._weights
+
+    @weights.setter
+    def weights(self, value: Tensor | None) -> None:
+        self._weights, self._mask = value, None
 
     def index(self, value: Any) -> int:
         for i, option in enumerate(self.options):
@@ -71,8 +81,13 @@ class ChoiceSite(nn.Module):
         return probs.to(torch.float64) @ self.values
 
     def mask(self) -> Tensor:
-        """Channel mask of a width site under the current weights: ``weights @ masks``."""
-        return self.weights @ self.masks
+        """Channel mask of a width site under the current weights: ``weights @ masks``.
+
+        Computed once per sample and shared by every layer using the site.
+        """
+        if self._mask is None:
+            self._mask = self._weights @ self.masks
+        return self._mask
 
     def keep_weight(self) -> Tensor:
         """Weight of ``True`` for a keep site under the current weights (0/1 when hard)."""

@@ -45,6 +45,7 @@ _TARGETS: dict[str, Target] = {}
 
 
 def _target(target: str | Target) -> Target:
+    """A target by name, read once per process (expected_cost runs every search step)."""
     if isinstance(target, Target):
         return target
     if target not in _TARGETS:
@@ -126,7 +127,7 @@ class Supernet(nn.Module):
         choices = {name: site.options[int(site.logits.argmax())] for name, site in self.sites.items()}
         for group in self.groups:
             if not any(choices[s.name] for s in group):
-                best = max(group, key=lambda s: float(s.logits[1] - s.logits[0]))
+                best = max(group, key=lambda s: float((s.logits[1] - s.logits[0]).detach()))
                 choices[best.name] = True
         return choices
 
@@ -204,7 +205,5 @@ class Supernet(nn.Module):
 
 
 def build_supernet(family: str, num_classes: int, **space_options: Any) -> Supernet:
-    """The supernet of ``family`` (space options: ``widest``, ``width_fractions``)."""
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise ArchError(f"num_classes must be a positive integer, got {num_classes!r}")
+    """The supernet of ``family`` (space options: ``widest``, ``width_fractions``; see :class:`Space`)."""
     return Supernet(family, num_classes, **space_options)

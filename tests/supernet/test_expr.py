@@ -29,7 +29,7 @@ def test_evaluate_has_gradients():
 def test_at_least_matches_enumeration(k):
     probs = [0.2, 0.7, 0.5, 0.9]
     values = env(**{f"p{i}": p for i, p in enumerate(probs)})
-    got = float(at_least(k, [Mean(f"p{i}") for i in range(4)]).evaluate(values))
+    got = float(at_least(k, [Mean(f"p{i}") for i in range(4)]).evaluate(values).detach())
     want = sum(
         torch.tensor([p if bit else 1 - p for p, bit in zip(probs, bits)], dtype=torch.float64).prod().item()
         for bits in itertools.product([0, 1], repeat=4) if sum(bits) >= k)
