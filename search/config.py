@@ -73,6 +73,8 @@ class SearchConfig:
     arch_sampling: str = "soft"            # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel
     derive_rule: str = "expected"          # expected: width nearest E[width], keep if P >= 0.5; or argmax
     gate_lr: float = 0.01
+    gate_steps: int = 5                    # gate (phi) steps after each regret probe
+    gate_buffer: int = 128                 # the gate learns from this many most recently probed images
     tau_start: float = 5.0                 # Gumbel temperature, annealed exponentially
     tau_end: float = 0.1
     target: str = "jetson_tx2"             # the cost model in the loss
@@ -154,7 +156,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "search.arch_sampling": ("soft", "hard"),
     "search.derive_rule": ("expected", "argmax"),
 }
-POSITIVE = ("data.batch_size", "eval.batch_size", "search.arch_every", "run.checkpoint_every",
+POSITIVE = ("data.batch_size", "eval.batch_size", "search.arch_every", "search.gate_steps", "search.gate_buffer", "run.checkpoint_every",
             "run.log_every", "search.tau_start", "search.tau_end")
 NON_NEGATIVE = ("search.warmup_steps", "search.steps", "train.steps", "train.warmup_steps",
                 "search.lambda_inf", "search.lambda_train", "run.threads")

@@ -73,6 +73,8 @@ class CoSearch:
         self.full_action = self.actions.index(max(self.actions, key=action_scale))
         self.budget = float(s.budget) if s.budget else float(self.full_network_cost())
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
+        self.probe_feats = torch.zeros(0, splits.features["val"].shape[1])
+        self.probe_regret = torch.zeros(0, len(self.actions))
         self.step = 0
 
     @property
@@ -188,25 +190,34 @@ class CoSearch:
         return out
 
     def gate_step(self, batch) -> dict[str, float]:
-        """phi: expected regret plus lambda_train times the relative training cost."""
+        """phi: probe the regret of every action on the val batch, then ``search.gate_steps`` steps of
+        the expected regret plus lambda_train times the relative training cost, over the most recent
+        ``search.gate_buffer`` probed images."""
+        s = self.cfg.search
         idx, pos, images, masks = batch
         self.net.set_mode("argmax")
         regret = estimate_regret(self.net, images, masks, self.actions)
         feats = self.splits.features["val"][[idx[p] for p in pos]].to(self.session.device)
-        probs = torch.softmax(self.gate(feats), dim=-1)
-        objective = self.gate.objective(probs, regret, self.relative_train_cost(), self.cfg.search.lambda_train)
-        self.g_opt.zero_grad(set_to_none=True)
-        objective.backward()
-        all_reduce_grads(list(self.gate.parameters()), self.env)
-        self.g_opt.step()
-        return {"gate_objective": objective.item()}
+        self.probe_feats = torch.cat([self.probe_feats.to(feats.device), feats])[-s.gate_buffer:]
+        self.probe_regret = torch.cat([self.probe_regret.to(regret.device), regret.float()])[-s.gate_buffer:]
+        train_cost = self.relative_train_cost()
+        for _ in range(s.gate_steps):
+            probs = torch.softmax(self.gate(self.probe_feats), dim=-1)
+            objective = self.gate.objective(probs, self.probe_regret, train_cost, s.lambda_train)
+            self.g_opt.zero_grad(set_to_none=True)
+            objective.backward()
+            all_reduce_grads(list(self.gate.parameters()), self.env)
+            self.g_opt.step()
+        return {"gate_objective": objective.item(), "regret_half": float(regret[:, self.actions.index(
+            min(a for a in self.actions if a != "drop"))].mean())}
 
     # -- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         return {"net": self.net.state_dict(), "gate": self.gate.state_dict(), "res": self.res.state_dict(),
                 "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
                 "g_opt": self.g_opt.state_dict(), "action_counts": self.action_counts.clone(), "step": self.step,
-                "budget": self.budget, "cost_size": list(self.cost_size)}
+                "budget": self.budget, "cost_size": list(self.cost_size),
+                "probe_feats": self.probe_feats.cpu(), "probe_regret": self.probe_regret.cpu()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
@@ -217,6 +228,7 @@ class CoSearch:
         self.g_opt.load_state_dict(state["g_opt"])
         self.action_counts = state["action_counts"].clone()
         self.step, self.budget = int(state["step"]), float(state["budget"])
+        self.probe_feats, self.probe_regret = state["probe_feats"].clone(), state["probe_regret"].clone()
 
     # -- logging ----------------------------------------------------------------------------
     def log_arch(self, step: int) -> None:

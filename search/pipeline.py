@@ -18,7 +18,9 @@ from typing import Any, Callable
 import torch
 
 import supernet
+from cost_models.target import TargetError, load_target
 from supernet.export import save_derived
+from supernet.gates import InferenceResolution, parse_actions
 
 from .batches import seed_step
 from .cli import UserError
@@ -47,6 +49,7 @@ def run_pipeline(cfg: Config, out: str | Path, resume: bool = False, stages: tup
     ``initial(splits)``: the ``retrain`` state to start from when the run has no search
     phase (``python -m search train``).
     """
+    check_names(cfg)
     with stop_on_signals(stop) as flag:
         session = Session.open(cfg, out, resume, flag, echo=echo)
         try:
@@ -55,6 +58,23 @@ def run_pipeline(cfg: Config, out: str | Path, resume: bool = False, stages: tup
             session.run.close()
             teardown()
     return session.run.path
+
+
+def check_names(cfg: Config) -> None:
+    """Fail fast, before any data is read, on a family, target, action or scale that does not exist."""
+    if cfg.model.family not in supernet.FAMILIES:
+        raise UserError(f"model.family: unknown family {cfg.model.family!r}; known families: "
+                        f"{', '.join(supernet.FAMILIES)}")
+    for where, name in [("search.target", cfg.search.target)] + [("cost.targets", t) for t in cfg.cost.targets]:
+        try:
+            load_target(name)
+        except TargetError as err:
+            raise UserError(f"{where}: {err}") from None
+    try:
+        parse_actions(cfg.search.gate_actions)
+        InferenceResolution(cfg.search.inference_scales)
+    except ValueError as err:
+        raise UserError(f"search.gate_actions / search.inference_scales: {err}") from None
 
 
 def _run(session: Session, stages: tuple[str, ...], initial: Callable[[Splits], dict[str, Any]] | None) -> None:

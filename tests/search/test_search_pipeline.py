@@ -12,6 +12,7 @@ import pytest
 import torch
 
 import supernet
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from search.checkpoint import load_checkpoint
 from search.interrupt import Interrupted, StopAfter
 from search.pipeline import run_pipeline
@@ -40,7 +41,14 @@ def reference(tmp_path_factory, cache):
 def test_every_file_of_the_run_directory(reference):
     for name in RUN_FILES:
         assert (reference / name).is_file() and (reference / name).stat().st_size > 0, name
-    assert list((reference / "tb").glob("events.out.tfevents.*"))
+    (events,) = (reference / "tb").glob("events.out.tfevents.*")
+    tb = EventAccumulator(str(events))
+    tb.Reload()
+    scalars = set(tb.Tags()["scalars"])
+    assert {"search/val_loss", "search/penalty", "search/arch_loss", "search/tau", "search/expected_energy_j",
+            "search/action/drop", "resolution/0.5", "retrain/loss", "final/miou"} <= scalars
+    assert any(t.startswith("arch/backbone.stem.width/") for t in scalars)
+    assert "gate/train_actions" in tb.Tags()["histograms"]
     records = [json.loads(line) for line in (reference / "metrics.jsonl").read_text().splitlines()]
     search = [r for r in records if r["phase"] == "search"]
     assert {"w_loss", "tau", "val_loss", "penalty", "arch_loss", "expected_energy_j"} <= set(search[-1])
@@ -162,7 +170,9 @@ def test_resume_errors(cache, tmp_path):
 @pytest.mark.parametrize("argv, needle", [
     (["run", TINY, "search.lamda=1"], "unknown key search.lamda; allowed in section 'search'"),
     (["run", TINY, "model.family=unet"], "unknown family 'unet'"),
-    (["run", TINY, "search.target=tpu"], "unknown target 'tpu'"),
+    (["run", TINY, "search.target=tpu"], "search.target: unknown target 'tpu'"),
+    (["run", TINY, "cost.targets=[jetson_tx2, nope]"], "cost.targets: unknown target 'nope'"),
+    (["run", TINY, "search.gate_actions=[drop, 2.0]"], "gate action 2.0"),
     (["run", "missing.yaml"], "config file missing.yaml does not exist"),
     (["train", TINY, "--baseline", "huge"], "unknown baseline 'huge'"),
     (["derive", "no/such/run"], "does not exist"),
