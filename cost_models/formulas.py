@@ -258,21 +258,25 @@ def binary_work(numel_out: Number, num_inputs: int = 2) -> Work:
     return elementwise_work(num_inputs * _t(numel_out), numel_out, ops_per_output=num_inputs - 1)
 
 
-def pool_work(numel_in: Number, numel_out: Number) -> Work:
-    """Max / average pooling (fixed or adaptive): every input element is read and combined once."""
+def pool_work(numel_in: Number, numel_out: Number, window: Number | None = None) -> Work:
+    """Max / average pooling: one op per window element of each output, ``window`` (k x k of a
+    fixed pooling, windows may overlap) or, when not given (adaptive pooling), the input
+    elements per output element: every input element read and combined once."""
     numel_in, numel_out = _t(numel_in), _t(numel_out)
-    return elementwise_work(numel_in, numel_out, ops_per_output=numel_in / numel_out)
+    ops = numel_in / numel_out if window is None else _t(window)
+    return elementwise_work(numel_in, numel_out, ops_per_output=ops)
 
 
-# arithmetic per output element of F.interpolate: a weighted sum of 2, 4, 8 or 16 source taps
-RESIZE_OPS = {"nearest": 0.0, "nearest-exact": 0.0, "linear": 3.0, "bilinear": 7.0, "trilinear": 15.0,
-              "bicubic": 31.0}
+# source taps per output element of F.interpolate
+RESIZE_TAPS = {"nearest": 1, "nearest-exact": 1, "linear": 2, "bilinear": 4, "trilinear": 8, "bicubic": 16}
 
 
 def resize_work(numel_in: Number, numel_out: Number, mode: str = "bilinear") -> Work:
-    """``F.interpolate``: per output element, the multiply-adds of its interpolation taps
-    (:data:`RESIZE_OPS`: bilinear 4 multiplies + 3 adds; nearest a copy; area as bilinear)."""
-    return elementwise_work(numel_in, numel_out, ops_per_output=RESIZE_OPS.get(mode, 7.0))
+    """``F.interpolate``: per output element and source tap (:data:`RESIZE_TAPS`), a load from
+    a computed address and a multiply-add: 3 ops per tap (bilinear: 12); nearest: 1 op, the
+    load. An unknown mode (``area``) counts as bilinear."""
+    taps = RESIZE_TAPS.get(mode, 4)
+    return elementwise_work(numel_in, numel_out, ops_per_output=1.0 if taps == 1 else 3.0 * taps)
 
 
 def concat_work(numel_out: Number) -> Work:

@@ -25,7 +25,8 @@ softmax, clamp, neg, exp (:data:`ACTIVATIONS`)     call, in-place (``relu_``, ``
 add, sub, mul, div (any spelling: ``x + y``,       two tensor operands: ``binary_work(numel_out, 2)``
 ``torch.add``, ``x += y``, ``add_``, ...)          (broadcast operands too); tensor with a
                                                    number: ``activation_work(numel_out)``
-max/avg pooling incl. adaptive, mean, sum          ``pool_work(numel_in, numel_out)``
+max/avg pooling with a k x k window              ``pool_work(numel_in, numel_out, window=k*k)``
+adaptive pooling, mean, sum                        ``pool_work(numel_in, numel_out)``
 interpolate (``nn.Upsample``, ``F.upsample``)      ``resize_work(numel_in, numel_out, mode)``
 cat, concat, stack                                 ``concat_work(numel_out)``
 pad, clone, pixel_shuffle, pixel_unshuffle         ``elementwise_work(numel_in, numel_out, 0)``: a copy
@@ -147,8 +148,18 @@ def _binary(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
 
 
 def _pool(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
-    attrs = {"size": _arg(args, kwargs, 1, "kernel_size", kwargs.get("output_size", kwargs.get("dim")))}
+    """Adaptive pooling, mean, sum: every input element read and combined once."""
+    attrs = {"size": _arg(args, kwargs, 1, "output_size", kwargs.get("dim"))}
     return pool_work(args[0].numel(), _first_tensor(out).numel()), attrs
+
+
+def _window_pool(dims: int) -> Handler:
+    """Max / average pooling with a fixed ``dims``-d window: one op per window element."""
+    def handler(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
+        kernel = _arg(args, kwargs, 1, "kernel_size")
+        window = kernel ** dims if isinstance(kernel, int) else math.prod(kernel)
+        return pool_work(args[0].numel(), _first_tensor(out).numel(), window), {"kernel_size": kernel}
+    return handler
 
 
 def _resize(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
@@ -195,9 +206,10 @@ OP_HANDLERS: dict[str, Handler] = {
     "batch_norm": _norm, "group_norm": _norm, "instance_norm": _norm, "layer_norm": _layer_norm,
     **_with_inplace(ACTIVATIONS, _activation),
     **_with_inplace(BINARY, _binary),
-    **{name: _pool for name in ("max_pool1d", "max_pool2d", "max_pool2d_with_indices", "avg_pool1d",
-                                "avg_pool2d", "adaptive_avg_pool1d", "adaptive_avg_pool2d",
-                                "adaptive_max_pool1d", "adaptive_max_pool2d", "lp_pool2d", "mean", "sum")},
+    **{name: _window_pool(1) for name in ("max_pool1d", "avg_pool1d")},
+    **{name: _window_pool(2) for name in ("max_pool2d", "max_pool2d_with_indices", "avg_pool2d", "lp_pool2d")},
+    **{name: _pool for name in ("adaptive_avg_pool1d", "adaptive_avg_pool2d", "adaptive_max_pool1d",
+                                "adaptive_max_pool2d", "mean", "sum")},
     "interpolate": _resize,
     "cat": _concat, "concat": _concat, "concatenate": _concat, "stack": _concat,
     "pad": _copy, "clone": _copy, "pixel_shuffle": _copy, "pixel_unshuffle": _copy,

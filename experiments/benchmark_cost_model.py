@@ -166,6 +166,18 @@ def build_cases() -> list[Case]:
     return specs
 
 
+def family_cases() -> list[Case]:
+    """The project's own segmentation families (``supernet.baseline_arch``, width 0.5) at 3x256x512:
+    reported beside the benchmark, outside its goal figures; empty if supernet is unavailable."""
+    try:
+        import supernet  # noqa: PLC0415
+    except ImportError:
+        return []
+    torch.manual_seed(0)
+    return [Case(f"{family}-w0.5-256x512", supernet.build_from_arch(supernet.baseline_arch(family, 19, 0.5)).eval(),
+                 (1, 3, 256, 512)) for family in supernet.FAMILIES]
+
+
 def hundred_layers() -> nn.Module:
     """33 conv-bn-relu blocks + a 1x1 head: 100 layers."""
     layers = cbr(3, 32, stride=2) + [m for _ in range(32) for m in cbr(32, 32)] + [nn.Conv2d(32, 8, 1)]
@@ -303,6 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     macs_spearman = errors([r.macs for r in reports], measured)["spearman"]
     ablation_rows = {name: errors([cost_models.profile(c.model, c.input_shape, t).latency_s for c in cases], measured)
                      for name, t in ablations.items()}
+    families = family_cases()
+    family_rows = []
+    if families:
+        print(f"timing the {len(families)} project families ...", flush=True)
+        family_measured, _ = measure(families, rounds=3, repeats=2)
+        family_rows = [(c, cost_models.profile(c.model, c.input_shape, target), t)
+                       for c, t in zip(families, family_measured)]
     net100 = hundred_layers().eval()
     profile_s, layers = time_profile(net100, (1, 3, 224, 224), str(target_path))
     with torch.no_grad():
@@ -310,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
         forward_s = statistics.median(timed(lambda: net100(x)) for _ in range(3))
     runtime = time.perf_counter() - started
     md = render(cases, reports, predicted, measured, wall, summary, summary_wall, macs_spearman, ablation_rows, cal,
-                target_path, profile_s, layers, forward_s, runtime, command, load_before, loadavg())
+                target_path, profile_s, layers, forward_s, runtime, command, load_before, loadavg(), family_rows)
     (args.out / "cost_model.md").write_text(md)
     plot(args.out / "cost_model_latency.png", cases, predicted, measured)
     print(md)
@@ -325,7 +344,7 @@ def timed(fn) -> float:
 
 
 def render(cases, reports, predicted, measured, wall, summary, summary_wall, macs_spearman, ablation_rows, cal,
-           target_path, profile_s, layers, forward_s, runtime, command, load_before, load_after) -> str:
+           target_path, profile_s, layers, forward_s, runtime, command, load_before, load_after, family_rows) -> str:
     m, t = cal.machine, cal.target
     ok = lambda good: "met" if good else "MISSED"  # noqa: E731
     clock_name = "thread CPU time" if cal.threads == 1 else "wall clock"
@@ -385,6 +404,13 @@ def render(cases, reports, predicted, measured, wall, summary, summary_wall, mac
         lines.append(f"| {case.name} | {'x'.join(map(str, case.input_shape[1:]))} | {len(rep.layers)} | "
                      f"{rep.macs / 1e6:.0f}M | {1e3 * p:.2f} | {1e3 * t:.2f} | {100 * (p / t - 1):+.1f} % | "
                      f"{1e3 * w:.2f} |")
+    if family_rows:
+        lines += ["", "## The project's segmentation families (outside the goal figures)", "",
+                  "`supernet.baseline_arch(family, 19, width_mult=0.5)` at 3x256x512, timed the same way (3 rounds).",
+                  "", "| net | layers | MACs | predicted (ms) | measured (ms) | error |", "|---|---|---|---|---|---|"]
+        for case, rep, t in family_rows:
+            lines.append(f"| {case.name} | {len(rep.layers)} | {rep.macs / 1e6:.0f}M | {1e3 * rep.latency_s:.2f} | "
+                         f"{1e3 * t:.2f} | {100 * (rep.latency_s / t - 1):+.1f} % |")
     lines += [
         "",
         "## How the latency is modelled",

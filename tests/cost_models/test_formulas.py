@@ -157,3 +157,11 @@ def test_cost_zero_add_and_scale():
 
 def test_batchnorm_reads_two_numbers_per_channel():
     assert float(batchnorm_work(1000, 10).params) == 20 == sum(p.numel() for p in torch.nn.BatchNorm1d(10).parameters())
+
+
+def test_resize_and_pool_op_counts():
+    assert float(resize_work(10, 40, "bilinear").vector_ops) == 40 * 12  # 4 taps x (gathered load + multiply-add)
+    assert float(resize_work(10, 40, "nearest").vector_ops) == 40
+    assert float(resize_work(10, 40, "area").vector_ops) == 40 * 12
+    assert float(pool_work(400, 100).vector_ops) == 400  # adaptive: every input once
+    assert float(pool_work(400, 100, window=9).vector_ops) == 900  # 3x3 windows overlap
