@@ -168,7 +168,7 @@ def _resize(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
 
 
 def _concat(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
-    return concat_work(_first_tensor(out).numel()), {"inputs": len(args[0])}
+    return concat_work(_first_tensor(out).numel()), {"inputs": len(_arg(args, kwargs, 0, "tensors"))}
 
 
 def _copy(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
