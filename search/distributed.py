@@ -116,9 +116,9 @@ def all_reduce_sum(t: torch.Tensor, env: DistEnv) -> torch.Tensor:
     """Sum of ``t`` over ranks (a new tensor; ``t`` itself in one process)."""
     if not env.distributed:
         return t
-    t = t.clone()
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
-    return t
+    out = t.to(env.device, copy=True)  # nccl reduces GPU tensors only
+    dist.all_reduce(out, op=dist.ReduceOp.SUM)
+    return out.to(t.device)
 
 
 def broadcast_object(obj: T, env: DistEnv) -> T:

@@ -5,7 +5,7 @@
 ...         {"name": "b", "miou": 0.6, "inference": {"jetson_tx2": {"energy_j": 2e-3}}}]
 >>> pareto_front([(1.0, 0.5), (2.0, 0.6), (3.0, 0.55)])
 [(1.0, 0.5), (2.0, 0.6)]
->>> path = os.path.join(tempfile.mkdtemp(), "p.png"); pareto_plot(runs, path); os.path.getsize(path) > 0
+>>> path = os.path.join(tempfile.mkdtemp(), "p.png"); _ = pareto_plot(runs, path); os.path.getsize(path) > 0
 True
 """
 from __future__ import annotations

@@ -30,7 +30,7 @@ def lr_at(step: int, total: int, base: float, warmup: int) -> float:
     """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``.
 
     >>> [round(lr_at(t, 10, 1.0, 2), 3) for t in (0, 1, 2, 6, 9)]
-    [0.5, 1.0, 1.0, 0.31, 0.0]
+    [0.5, 1.0, 1.0, 0.389, 0.0]
     """
     if step < warmup:
         return base * (step + 1) / warmup

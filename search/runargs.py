@@ -11,11 +11,14 @@ the one positional argument without ``=``; every ``key=value`` overrides a confi
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
+from typing import Any, Callable
 
 from .cli import UserError
 from .config import DEFAULT_CONFIG, Config, load_config
-from .distributed import broadcast_object, setup
+from .distributed import broadcast_object, is_main_process, setup
+from .interrupt import Interrupted
 from .rundir import default_run_dir
 
 
@@ -51,3 +54,19 @@ def resolve_run(args: argparse.Namespace, config_required: bool = False) -> tupl
     if env.is_main:
         print(f"run directory: {out}", flush=True)
     return cfg, Path(out)
+
+
+def launch(cfg: Config, out: Path, resume: bool, stages: tuple[str, ...], message: str,
+           initial: Callable[[Any], dict] | None = None) -> int:
+    """Run the pipeline's ``stages``; print ``message`` when done. Exit code 130 when interrupted."""
+    from .pipeline import run_pipeline  # noqa: PLC0415 (imports torch-heavy modules)
+
+    try:
+        run_pipeline(cfg, out, resume=resume, stages=stages, initial=initial)
+    except Interrupted as err:
+        if is_main_process():
+            print(err, file=sys.stderr)
+        return 130
+    if is_main_process():
+        print(message)
+    return 0

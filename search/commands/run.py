@@ -2,12 +2,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from ..distributed import is_main_process
-from ..interrupt import Interrupted
-from ..pipeline import run_pipeline
-from ..runargs import add_run_arguments, resolve_run
+from ..pipeline import STAGES
+from ..runargs import add_run_arguments, launch, resolve_run
 
 HELP = "the whole pipeline: co-search, derive, retrain, evaluate, cost on every target, report"
 
@@ -15,16 +12,10 @@ HELP = "the whole pipeline: co-search, derive, retrain, evaluate, cost on every 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_run_arguments(parser)
     parser.epilog = ("example: python -m search run experiments/configs/quick.yaml search.lambda_inf=0.5 "
-                     "--out runs/lam05   (Ctrl-C saves a checkpoint; continue with --resume --out runs/lam05)")
+                     "--out runs/lam05\n(Ctrl-C or SIGTERM saves a checkpoint; continue with "
+                     "--resume --out runs/lam05)")
 
 
 def main(args: argparse.Namespace) -> int:
     cfg, out = resolve_run(args)
-    try:
-        run_pipeline(cfg, out, resume=args.resume)
-    except Interrupted as err:
-        print(err, file=sys.stderr)
-        return 130
-    if is_main_process():
-        print(f"report: {out / 'report.md'}")
-    return 0
+    return launch(cfg, out, args.resume, STAGES["run"], f"report: {out / 'report.md'}")

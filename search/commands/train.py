@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -10,10 +9,8 @@ import supernet
 
 from ..cli import UserError
 from ..config import Config
-from ..distributed import is_main_process
-from ..interrupt import Interrupted
-from ..pipeline import STAGES, initial_train_state, run_pipeline
-from ..runargs import add_run_arguments, resolve_run
+from ..pipeline import STAGES, initial_train_state
+from ..runargs import add_run_arguments, launch, resolve_run
 
 HELP = "train a fixed network (an arch.json or a named baseline) with fresh weights, evaluate, cost, report"
 BASELINES = {"full": "width 1.0, every branch, scale 1.0",
@@ -31,8 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gates", type=Path, default=None,
                         help="train with the data gate learned in this arch.json (data.train_gate); by default "
                              "--arch uses its own gate when it has one and train.data_gates is true")
-    parser.epilog = ("examples: python -m search train experiments/configs/quick.yaml --baseline uniform:0.5 "
-                     "--out runs/u05;  python -m search train experiments/configs/quick.yaml "
+    parser.epilog = ("examples:\n  python -m search train experiments/configs/quick.yaml --baseline uniform:0.5 "
+                     "--out runs/u05\n  python -m search train experiments/configs/quick.yaml "
                      "--arch runs/lam05/arch.json --out runs/lam05-fresh")
 
 
@@ -70,11 +67,4 @@ def main(args: argparse.Namespace) -> int:
             raise UserError(f"{args.gates} has no learned data gate (data.train_gate)")
         return initial_train_state(arch, name, gate, splits, cfg.run.seed)
 
-    try:
-        run_pipeline(cfg, out, resume=args.resume, stages=STAGES["train"], initial=initial)
-    except Interrupted as err:
-        print(err, file=sys.stderr)
-        return 130
-    if is_main_process():
-        print(f"report: {out / 'report.md'}")
-    return 0
+    return launch(cfg, out, args.resume, STAGES["train"], f"report: {out / 'report.md'}", initial)

@@ -1,0 +1,67 @@
+"""search/cosearch.py: temperature schedule, derive rules, the learned gate's summary."""
+import random
+
+import pytest
+import torch
+
+import supernet
+from search.cosearch import CoSearch, expected_choices, gate_from_description, nearest, summarize_gate
+from supernet.gates import DataGate
+
+
+def test_nearest_and_ties_to_the_larger():
+    assert nearest([4, 8, 12], 7.0) == 8 and nearest([4, 8, 12], 10.0) == 12 and nearest([0.5, 1.0], 0.6) == 0.5
+
+
+def test_expected_choices_follow_the_probabilities():
+    net = supernet.build_supernet("pspnet", 3)
+    with torch.no_grad():
+        for site in net.sites.values():
+            site.logits.zero_()
+            site.logits[0] = 10.0  # nearly certain: the narrowest width, every branch dropped
+    choices = expected_choices(net)
+    for name, site in net.sites.items():
+        if not site.is_keep:
+            assert choices[name] == site.options[0]
+    keeps = [n for n, s in net.sites.items() if s.is_keep]
+    assert sum(choices[n] for n in keeps) == 1  # a group with nothing kept keeps one branch
+    supernet.arch.make_arch("pspnet", 3, choices, net.space_options)  # a valid arch
+
+
+def test_expected_choice_is_smoother_than_argmax():
+    net = supernet.build_supernet("multires", 3)
+    site = next(s for s in net.sites.values() if not s.is_keep)
+    with torch.no_grad():  # almost uniform, with the widest barely ahead
+        site.logits.zero_()
+        site.logits[-1] = 0.01
+    assert net.argmax_choices()[site.name] == max(site.options)
+    mean = sum(site.options) / len(site.options)
+    assert abs(expected_choices(net)[site.name] - mean) <= 4
+
+
+def test_temperature_anneals_from_start_to_end():
+    cs = CoSearch.__new__(CoSearch)
+    cs.cfg = type("C", (), {"search": type("S", (), {"tau_start": 5.0, "tau_end": 0.1, "warmup_steps": 2,
+                                                        "steps": 5})()})()
+    taus = [cs.tau(t) for t in range(7)]
+    assert taus[:3] == [5.0, 5.0, 5.0] and taus[-1] == pytest.approx(0.1)
+    assert all(a > b for a, b in zip(taus[2:], taus[3:]))
+
+
+def test_gate_summary_and_round_trip():
+    gate = DataGate(2, ("drop", 0.5, 1.0))
+    with torch.no_grad():  # feature 0 high -> full resolution, low -> half
+        gate.net[0].weight.zero_()
+        gate.net[0].bias.zero_()
+        gate.net[0].weight[0, 0] = 5.0
+        gate.net[2].weight.zero_()
+        gate.net[2].weight[2, 0] = 1.0
+        gate.net[2].bias.copy_(torch.tensor([-100.0, 0.1, 0.0]))
+    rng = random.Random(0)
+    feats = torch.tensor([[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(50)])
+    summary = summarize_gate(gate, feats)
+    assert sum(summary["action_histogram"].values()) == 50 and summary["action_histogram"]["drop"] == 0
+    assert summary["kept_fraction"] == 1.0 and 0 < summary["action_histogram"]["1.0"] < 50
+    assert summary["spearman_complexity_vs_scale"] is not None
+    desc = {**gate.to_dict(), "state": {k: v.tolist() for k, v in gate.state_dict().items()}}
+    assert torch.allclose(gate_from_description(desc)(feats), gate(feats))
