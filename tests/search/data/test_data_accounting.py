@@ -5,6 +5,8 @@ import pytest
 import torch
 from torch import nn
 
+import cost_models
+
 from search.data.accounting import TrainingCost
 
 
@@ -69,7 +71,8 @@ def test_with_the_real_cost_model():
     acc = TrainingCost(net, image_size=(16, 32), target="jetson_tx2")
     rel = acc.relative_cost("macs")
     assert rel.tolist() == pytest.approx([0.0, 0.25, 0.5625, 1.0], rel=1e-6)
-    energy = acc.relative_cost("energy_j")
-    assert energy[0] == 0 and 0 < energy[1] < energy[2] < energy[3] == 1
+    own = cost_models.profile(net, input_shape=(1, 3, 8, 16), target="jetson_tx2", training=True)
+    assert acc.image_cost(0.5)["macs"] == own.macs
+    assert acc.image_cost(0.5)["energy_j"] > own.energy_j  # + upsampling the logits to 16x32
     step = acc.record_step(torch.tensor([3, 1]), probe_images=1)
     assert step["energy_j"]["probe"] > 0 and step["macs"]["total"] > acc.image_cost(1.0)["macs"]
