@@ -101,12 +101,9 @@ def conv_layers(net: nn.Module) -> list[dict[str, Any]]:
 
 def make_arch(family: str, num_classes: int, choices: Mapping[str, Any],
               space_options: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None) -> dict:
-    """A complete, validated arch dict (``layers`` filled from the network it describes)."""
-    space_options = dict(space_options or {})
-    net = build_network(family, num_classes, choices, space_options, device="meta")
+    """A complete, validated arch dict (``space`` normalised, ``layers`` filled in)."""
     arch = {"format": FORMAT, "version": VERSION, "family": family, "num_classes": num_classes,
-            "space": make_space(None, space_options).space_options(), "choices": dict(choices),
-            "layers": conv_layers(net)}
+            "space": dict(space_options or {}), "choices": dict(choices)}
     if data is not None:
         arch["data"] = dict(data)
     return validate_arch(arch)

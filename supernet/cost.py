@@ -102,8 +102,9 @@ class Planner:
         """An element-wise sum of two tensors of ``x``'s shape."""
         return self._add("add", (), x, x)
 
-    def pool(self, x: Shape, h: int, w: int) -> Shape:
-        return self._add("pool", (), x, Shape(x.c, h, w))
+    def pool(self, x: Shape, h: int, w: int, window: int | None = None) -> Shape:
+        """Pooling to ``h`` x ``w``: a fixed ``window`` (k x k elements), or adaptive (None)."""
+        return self._add("pool", (window,), x, Shape(x.c, h, w))
 
     def resize(self, x: Shape, h: int, w: int, mode: str = "bilinear") -> Shape:
         return self._add("resize", (mode,), x, Shape(x.c, h, w))
@@ -114,25 +115,30 @@ class Planner:
         return self._add("cat", (), y, y)
 
 
-def _work(op: str, static: tuple, batch: int, c_in: Tensor, c_out: Tensor, groups: Tensor,
-          h_in: Tensor, w_in: Tensor, h_out: Tensor, w_out: Tensor) -> Work:
-    numel_in, numel_out = batch * c_in * h_in * w_in, batch * c_out * h_out * w_out
-    if op == "conv":
-        kernel, bias = static
+def _work(g: "_Group", batch: int, c_in: Tensor, c_out: Tensor, groups: Tensor) -> Work:
+    """The per-op ``*_work`` of a group of terms (vectors over layers, x scales)."""
+    if g.op == "conv":
+        kernel, bias = g.static
+        h_in, w_in, h_out, w_out = g.spatial
         return conv2d_work(batch, c_in, c_out, h_in, w_in, h_out, w_out, (kernel, kernel), groups, bias)
-    if op == "bn":
+    numel_in, numel_out = c_in * g.pixels_in, c_out * g.pixels_out
+    if g.op == "bn":
         return batchnorm_work(numel_out, c_out)
-    if op == "act":
+    if g.op == "act":
         return activation_work(numel_out)
-    if op == "add":
+    if g.op == "add":
         return binary_work(numel_out, 2)
-    if op == "pool":
-        return pool_work(numel_in, numel_out)
-    if op == "resize":
-        return resize_work(numel_in, numel_out, static[0])
-    if op == "cat":
+    if g.op == "pool":
+        return pool_work(numel_in, numel_out, g.static[0])
+    if g.op == "resize":
+        return resize_work(numel_in, numel_out, g.static[0])
+    if g.op == "cat":
         return concat_work(numel_out)
-    raise ValueError(f"unknown op {op!r} in a cost plan")
+    raise ValueError(f"unknown op {g.op!r} in a cost plan")
+
+
+def _as(x: Tensor, shape: tuple[int, int]) -> Tensor:
+    return x if x.shape == shape else x.expand(shape)
 
 
 def _layer_costs(work: Work, target: Target, training: bool, num_scales: int, num_layers: int) -> Tensor:
@@ -145,19 +151,19 @@ def _layer_costs(work: Work, target: Target, training: bool, num_scales: int, nu
     shape = (num_scales, num_layers)
     if not training:
         cost = layer_cost(work, target)
-        return torch.stack([getattr(cost, f.name).expand(shape) for f in fields(Cost)])
+        return torch.stack([_as(getattr(cost, f.name), shape) for f in fields(Cost)])
     passes = training_passes(work)
-    cat = {f.name: (torch.cat([getattr(p, f.name).expand(shape) for p in passes], -1)
+    cat = {f.name: (torch.cat([_as(getattr(p, f.name), shape) for p in passes], -1)
                     if torch.is_tensor(getattr(work, f.name)) else getattr(work, f.name)) for f in fields(Work)}
     cost = layer_cost(Work(**cat), target)
     out = []
     for f in fields(Cost):
         if f.name == "params":
-            out.append(work.params.expand(shape))
+            out.append(_as(work.params, shape))
         elif f.name == "activations":
-            out.append(work.act_out.expand(shape))
+            out.append(_as(work.act_out, shape))
         else:
-            out.append(getattr(cost, f.name).expand(num_scales, len(passes) * num_layers)
+            out.append(_as(getattr(cost, f.name), (num_scales, len(passes) * num_layers))
                        .view(num_scales, len(passes), num_layers).sum(1))
     return torch.stack(out)
 
@@ -171,6 +177,8 @@ class _Group:
     c_out: Tensor
     groups: Tensor
     spatial: tuple[Tensor, ...]  # h_in, w_in, h_out, w_out: [S, L] float64 each
+    pixels_in: Tensor            # batch * h_in * w_in, [S, L]
+    pixels_out: Tensor           # batch * h_out * w_out, [S, L]
 
 
 class CostPlan:
@@ -201,21 +209,20 @@ class CostPlan:
                                          dtype=torch.float64) for f in ("h_in", "w_in", "h_out", "w_out"))
             idx = {f: torch.tensor([ref(getattr(first[i], f)) for i in members])
                    for f in ("presence", "c_in", "c_out", "groups")}
-            self.groups.append(_Group(op, static, spatial=spatial, **idx))
+            self.groups.append(_Group(op, static, spatial=spatial, pixels_in=batch * spatial[0] * spatial[1],
+                                      pixels_out=batch * spatial[2] * spatial[3], **idx))
         self.num_layers = len(first)
 
     def evaluate(self, means: Mapping[str, Tensor], target: Target, training: bool,
                  scale_weights: Tensor) -> Cost:
         """Expected cost: ``means`` maps site names to expected values, ``scale_weights`` is [S]."""
         memo: dict = {}
-        values = torch.stack([e.evaluate(means, memo).reshape(()) for e in self.exprs])
+        values = torch.stack([e.evaluate(means, memo) for e in self.exprs])
         # one Work per group, then all groups merged into one Work (per value of any non-tensor
         # field), so that layer_cost runs once on a vector of every layer at every scale
         buckets: dict[tuple, list[tuple[Work, Tensor]]] = {}
         for g in self.groups:
-            h_in, w_in, h_out, w_out = g.spatial
-            work = _work(g.op, g.static, self.batch, values[g.c_in], values[g.c_out], values[g.groups],
-                         h_in, w_in, h_out, w_out)
+            work = _work(g, self.batch, values[g.c_in], values[g.c_out], values[g.groups])
             static = tuple((f.name, getattr(work, f.name)) for f in fields(work)
                            if not torch.is_tensor(getattr(work, f.name)))
             buckets.setdefault(static, []).append((work, values[g.presence]))
@@ -224,7 +231,7 @@ class CostPlan:
             merged = {name: value for name, value in static}
             for f in fields(Work):
                 if f.name not in merged:
-                    merged[f.name] = torch.cat([getattr(w, f.name).expand(num_scales, len(p)) for w, p in items], -1)
+                    merged[f.name] = torch.cat([_as(getattr(w, f.name), (num_scales, len(p))) for w, p in items], -1)
             presence = torch.cat([p for _, p in items])
             per_field = _layer_costs(Work(**merged), target, training, num_scales, len(presence))
             total = total + (per_field * presence).sum(-1) @ scale_weights

@@ -153,7 +153,7 @@ class MaxPool(nn.MaxPool2d):
 
     def plan(self, p: Planner, x: Shape) -> Shape:
         k, s, pad = self.kernel_size, self.stride, self.padding
-        return p.pool(x, (x.h + 2 * pad - k) // s + 1, (x.w + 2 * pad - k) // s + 1)
+        return p.pool(x, (x.h + 2 * pad - k) // s + 1, (x.w + 2 * pad - k) // s + 1, window=k * k)
 
 
 class BasicBlock(nn.Module):

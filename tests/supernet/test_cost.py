@@ -4,9 +4,10 @@ import pytest
 import torch
 from torch import nn
 
-from cost_models.formulas import Cost, layer_cost
+from cost_models.formulas import (Cost, activation_work, batchnorm_work, binary_work, concat_work, conv2d_work,
+                                  layer_cost, pool_work, resize_work)
 from cost_models.target import load_target
-from supernet.cost import CostPlan, Planner, Shape, _work
+from supernet.cost import CostPlan, Planner, Shape
 from supernet.expr import Const, Mean, add, at_least
 
 TARGET = load_target("jetson_tx2")
@@ -30,6 +31,7 @@ def toy_plan(p: Planner, h: int, w: int) -> None:
         with p.present(0):  # never there: no term
             p.act(y)
     z = p.pool(x, 1, 1)
+    p.pool(x, x.h // 2, x.w // 2, window=4)
     z = p.conv(z, Mean("w2"), 1, bias=True)
     z = p.resize(z, x.h, x.w)
     with p.present(at_least(2, [1, Mean("k")])):
@@ -38,12 +40,17 @@ def toy_plan(p: Planner, h: int, w: int) -> None:
 
 
 def reference(terms, means, training):
-    """Term by term, with scalars: sum of presence * layer_cost(work)."""
+    """Term by term, with scalars and the per-op functions: sum of presence * layer_cost(work)."""
     total = Cost.zero()
     for t in terms:
-        v = lambda e: e.evaluate(means)
-        work = _work(t.op, t.static, 2, v(t.c_in), v(t.c_out), v(t.groups), t.h_in, t.w_in, t.h_out, t.w_out)
-        total = total + layer_cost(work, TARGET, training).scale(v(t.presence))
+        c_in, c_out, groups, presence = (e.evaluate(means) for e in (t.c_in, t.c_out, t.groups, t.presence))
+        n_in, n_out = 2 * c_in * t.h_in * t.w_in, 2 * c_out * t.h_out * t.w_out
+        work = {"conv": lambda: conv2d_work(2, c_in, c_out, t.h_in, t.w_in, t.h_out, t.w_out, (t.static[0],) * 2,
+                                            groups, t.static[1]),
+                "bn": lambda: batchnorm_work(n_out, c_out), "act": lambda: activation_work(n_out),
+                "add": lambda: binary_work(n_out, 2), "pool": lambda: pool_work(n_in, n_out, t.static[0]),
+                "resize": lambda: resize_work(n_in, n_out, t.static[0]), "cat": lambda: concat_work(n_out)}[t.op]()
+        total = total + layer_cost(work, TARGET, training).scale(presence)
     return total
 
 
@@ -51,7 +58,7 @@ def reference(terms, means, training):
 def test_vectorised_plan_equals_term_by_term(training):
     p = Planner(batch=2)
     toy_plan(p, 33, 50)
-    assert len(p.terms) == 13  # the act under presence 0 is not recorded
+    assert len(p.terms) == 14  # the act under presence 0 is not recorded
     means = {"w1": torch.tensor(11.5, dtype=torch.float64), "w2": torch.tensor(6.0, dtype=torch.float64),
              "k": torch.tensor(0.3, dtype=torch.float64)}
     got = CostPlan(2, [p.terms]).evaluate(means, TARGET, training, torch.ones(1, dtype=torch.float64))
