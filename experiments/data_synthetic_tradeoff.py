@@ -39,7 +39,7 @@ def train(model, split: Split, epochs: int, batch_size: int, lr: float, seed: in
             loss.backward()
             opt.step()
             sched.step()
-            total += float(loss)
+            total += float(loss.detach())
         log(f"epoch {epoch + 1}/{epochs}  loss {total / (n // batch_size):.4f}  {timer():.0f}s")
 
 

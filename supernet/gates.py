@@ -173,12 +173,16 @@ def resize_images(images: Tensor, scale: float) -> Tensor:
     return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
 
 
+def upsample_logits(logits: Tensor, size: Sequence[int]) -> Tensor:
+    """Logits (N, C, h, w) bilinearly resized to the label size (H, W)."""
+    if tuple(logits.shape[-2:]) == tuple(size):
+        return logits
+    return F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
+
+
 def forward_at_scale(model: nn.Module, images: Tensor, scale: float) -> Tensor:
     """Logits of ``model`` on the images resized by ``scale``, upsampled back to full resolution."""
-    logits = model(resize_images(images, scale))
-    if logits.shape[-2:] != images.shape[-2:]:
-        logits = F.interpolate(logits, size=images.shape[-2:], mode="bilinear", align_corners=False)
-    return logits
+    return upsample_logits(model(resize_images(images, scale)), images.shape[-2:])
 
 
 @torch.no_grad()
@@ -237,9 +241,7 @@ def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, 
     total = images.new_zeros(())
     kept = 0
     for g in group_by_action(images, masks, choice, actions):
-        logits = model(g.images)
-        if logits.shape[-2:] != g.masks.shape[-2:]:
-            logits = F.interpolate(logits, size=g.masks.shape[-2:], mode="bilinear", align_corners=False)
+        logits = upsample_logits(model(g.images), g.masks.shape[-2:])
         total = total + (loss_fn(logits, g.masks) * weights[g.index]).sum()
         kept += len(g.index)
     return total / max(kept, 1)
@@ -279,5 +281,5 @@ class InferenceResolution(nn.Module):
         return self.scales[int(self.rho.argmax())]
 
     def to_dict(self) -> dict:
-        return {"scales": list(self.scales), "probs": [round(float(p), 6) for p in self.probs()],
+        return {"scales": list(self.scales), "probs": [round(float(p), 6) for p in self.probs().detach()],
                 "inference_scale": self.choose()}

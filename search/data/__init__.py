@@ -4,11 +4,11 @@
 >>> ds = build_dataset({"name": "synthetic", "split": "train", "size": 8})
 >>> image, mask = ds[0]          # float 3xHxW in [0, 1], long HxW (255 = ignored)
 """
-from .base import IGNORE_INDEX, DataError, SegDataset, WithIndex
+from .base import IGNORE_INDEX, DataError, SegDataset
 from .build import build_dataset
 from .features import FEATURE_NAMES, complexity_features, complexity_score, image_features
 from .synthetic import SyntheticScenes
 from .transforms import TrainTransform
 
-__all__ = ["IGNORE_INDEX", "DataError", "SegDataset", "WithIndex", "build_dataset", "FEATURE_NAMES",
+__all__ = ["IGNORE_INDEX", "DataError", "SegDataset", "build_dataset", "FEATURE_NAMES",
            "complexity_features", "complexity_score", "image_features", "SyntheticScenes", "TrainTransform"]

@@ -64,20 +64,6 @@ class SegDataset(torch.utils.data.Dataset):
         return image, mask
 
 
-class WithIndex(torch.utils.data.Dataset):
-    """Items ``(image, mask, index)``: lets a training loop look up per-image features."""
-
-    def __init__(self, dataset: SegDataset) -> None:
-        self.dataset = dataset
-
-    def __len__(self) -> int:
-        return len(self.dataset)
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor, int]:
-        image, mask = self.dataset[index]
-        return image, mask, index
-
-
 def digest(*parts: object) -> str:
     """A short stable hash of ``repr`` of the parts."""
     return hashlib.sha256(repr(parts).encode()).hexdigest()[:20]
