@@ -41,6 +41,7 @@ class DataConfig:
     num_test: int = 32                     # synthetic: images in the test split
     train_split: str = "train"             # used to update the weights W
     val_split: str = "val"                 # used to update alpha, rho, phi (held out from W)
+    val_from_train: float = 0.0            # > 0: the val split is this share of the train split, held out
     test_split: str = "test"               # the split the final mIoU is measured on
     crop: Optional[list[int]] = None       # training crop H, W; None: the whole image
     augment: bool = True                   # random scale, crop and flip of training images
@@ -82,6 +83,7 @@ class SearchConfig:
     lambda_inf: float = 0.1                # weight of E[inference cost] / budget
     lambda_train: float = 0.1              # weight of the training cost in the gate objective
     budget: Optional[float] = None         # in cost_metric units; None: the widest net at full res
+    network: bool = True                   # search the network (alpha); false: keep the full network
     data_gates: bool = True                # search the per-image train actions (phi)
     search_resolution: bool = True         # search the inference resolution (rho)
     gate_actions: list[Union[str, float]] = field(default_factory=lambda: ["drop", 0.5, 0.75, 1.0])
@@ -178,6 +180,8 @@ def validate(cfg: Config, where: str = "config") -> Config:
         value = flat[key]
         if value is not None and (len(value) != 2 or min(value) <= 0):
             raise UserError(f"{where}: {key} must be [height, width] of positive ints, got {value!r}")
+    if not 0.0 <= cfg.data.val_from_train < 1.0:
+        raise UserError(f"{where}: data.val_from_train must be in [0, 1), got {cfg.data.val_from_train!r}")
     if not cfg.cost.targets:
         raise UserError(f"{where}: cost.targets must name at least one target")
     return cfg

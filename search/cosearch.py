@@ -71,6 +71,8 @@ class CoSearch:
         self.cost_size = tuple(cfg.cost.input_size or splits.test_size)
         self.actions = self.gate.actions
         self.full_action = self.actions.index(max(self.actions, key=action_scale))
+        full = supernet.baseline_arch(cfg.model.family, splits.num_classes, **cfg.model.space)["choices"]
+        self.full_choices = {k: v for k, v in full.items() if k in self.net.sites}
         self.budget = float(s.budget) if s.budget else float(self.full_network_cost())
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
         self.probe_feats = torch.zeros(0, splits.features["val"].shape[1])
@@ -89,17 +91,27 @@ class CoSearch:
         frac = (t - s.warmup_steps) / (s.steps - 1)
         return s.tau_start * (s.tau_end / s.tau_start) ** frac
 
+    def one_hot_probs(self, choices: dict[str, Any]) -> dict[str, Tensor]:
+        return {n: site.one_hot(choices[n]).cpu() for n, site in self.net.sites.items()}
+
     def full_network_cost(self) -> Tensor:
         """The cost metric of the widest network with every branch, at scale 1.0."""
-        probs = {n: torch.nn.functional.one_hot(torch.tensor(len(site.options) - 1), len(site.options)).float()
-                 for n, site in self.net.sites.items()}
         with torch.no_grad():
-            cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size), probs=probs)
+            cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size),
+                                          probs=self.one_hot_probs(self.full_choices))
         return cost_metric(cost, self.cfg.search.cost_metric)
 
     def expected_inference_cost(self):
         scale_probs = self.res.scale_probs() if self.cfg.search.search_resolution else None
-        return self.net.expected_cost(self.target, (1, 3, *self.cost_size), scale_probs=scale_probs)
+        probs = None if self.cfg.search.network else self.one_hot_probs(self.full_choices)
+        return self.net.expected_cost(self.target, (1, 3, *self.cost_size), scale_probs=scale_probs, probs=probs)
+
+    def set_mode(self, mode: str, tau: float = 1.0) -> None:
+        """Sample the network (``search.network``), or hold it at the full network."""
+        if self.cfg.search.network:
+            self.net.set_mode(mode, tau=tau)
+        else:
+            self.net.set_mode("fixed", arch=self.full_choices)
 
     @torch.no_grad()
     def relative_train_cost(self) -> Tensor:
@@ -128,8 +140,9 @@ class CoSearch:
         if t >= s.warmup_steps and (t - s.warmup_steps) % s.arch_every == 0:
             k = (t - s.warmup_steps) // s.arch_every
             batch = self.batch("val", k)
-            seed_step(seed, "search", t, "arch")
-            stats.update(self.arch_step(batch, tau))
+            if s.network or s.search_resolution:
+                seed_step(seed, "search", t, "arch")
+                stats.update(self.arch_step(batch, tau))
             if s.data_gates:
                 seed_step(seed, "search", t, "gate")
                 stats.update(self.gate_step(batch))
@@ -137,7 +150,7 @@ class CoSearch:
         return stats
 
     def weight_step(self, t: int, tau: float) -> dict[str, float]:
-        self.net.set_mode("gumbel_hard", tau=tau)
+        self.set_mode("gumbel_hard", tau=tau)
         idx, pos, images, masks = self.batch("train", t)
         bs = len(idx)
         if self.cfg.search.data_gates:
@@ -165,7 +178,7 @@ class CoSearch:
         """alpha, rho: validation loss (expected over inference scales) + lambda_inf * E[cost] / budget."""
         s = self.cfg.search
         _, _, images, masks = batch
-        self.net.set_mode("gumbel_soft" if s.arch_sampling == "soft" else "gumbel_hard", tau=tau)
+        self.set_mode("gumbel_soft" if s.arch_sampling == "soft" else "gumbel_hard", tau=tau)
         if s.search_resolution:
             probs = self.res.probs()
             losses = torch.stack([per_image_loss(forward_at_scale(self.net, images, sc), masks).mean()
@@ -177,7 +190,7 @@ class CoSearch:
         expected = cost_metric(cost, s.cost_metric).float()
         penalty = s.lambda_inf * expected / self.budget
         total = val_loss + penalty
-        params = self.net.arch_parameters() + [self.res.rho]
+        params = (self.net.arch_parameters() if s.network else []) + ([self.res.rho] if s.search_resolution else [])
         grads = torch.autograd.grad(total, params, allow_unused=True)
         for p, g in zip(params, grads):
             p.grad = g if g is not None else torch.zeros_like(p)
@@ -195,7 +208,7 @@ class CoSearch:
         ``search.gate_buffer`` probed images."""
         s = self.cfg.search
         idx, pos, images, masks = batch
-        self.net.set_mode("argmax")
+        self.set_mode("argmax")
         regret = estimate_regret(self.net, images, masks, self.actions)
         feats = self.splits.features["val"][[idx[p] for p in pos]].to(self.session.device)
         self.probe_feats = torch.cat([self.probe_feats.to(feats.device), feats])[-s.gate_buffer:]
@@ -275,7 +288,10 @@ class CoSearch:
         if self.cfg.search.search_resolution:
             scale = self.res.choose() if rule == "argmax" else nearest(self.res.scales, expected_value(
                 self.res.scales, self.res.probs()))
-        choices = self.net.argmax_choices() if rule == "argmax" else expected_choices(self.net)
+        if not self.cfg.search.network:
+            choices = dict(self.full_choices)
+        else:
+            choices = self.net.argmax_choices() if rule == "argmax" else expected_choices(self.net)
         arch = make_arch(self.net.family, self.net.num_classes, {**choices, "data.inference_scale": scale},
                          self.net.space_options)
         arch["data"] = {"inference_scale": scale, "resolution": self.res.to_dict(),

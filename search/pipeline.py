@@ -20,7 +20,7 @@ import torch
 import supernet
 from cost_models.target import TargetError, load_target
 from supernet.export import save_derived
-from supernet.gates import InferenceResolution, parse_actions
+from supernet.gates import DataGate, InferenceResolution, parse_actions
 
 from .batches import seed_step
 from .cli import UserError
@@ -117,23 +117,30 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     if run.main:
         supernet.save_arch(arch, run.path / "arch.json")
     run.log(f"derived arch: {_describe(arch)}")
-    features = splits.features["train"].to(session.device)
-    with torch.no_grad():
-        choice = cs.gate.choose(features).cpu()
-        probs = torch.softmax(cs.gate(features), dim=-1).cpu()
-    slimming = summarize_gate(cs.gate, features) if cfg.search.data_gates else None
     seed_step(cfg.run.seed, "init-train")
     model = cs.net.derive(arch) if cfg.train.init == "inherit" else supernet.build_from_arch(arch)
-    gated = cfg.search.data_gates and cfg.train.data_gates
-    state = {"name": "derived", "arch": arch, "actions": list(cs.actions),
-             "choice": choice if gated else None, "probs": probs if gated else None,
-             "data_slimming": slimming,
-             "search": {"steps": cs.total_steps, "wall_s": time.perf_counter() - t0, "budget": cs.budget,
-                        "cost_metric": cfg.search.cost_metric, "target": cfg.search.target},
-             "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
-                         "action_counts": torch.zeros(len(cs.actions), dtype=torch.int64), "wall_s": 0.0}}
+    gate = cs.gate if cfg.search.data_gates and cfg.train.data_gates else None
+    search = {"steps": cs.total_steps, "wall_s": time.perf_counter() - t0, "budget": cs.budget,
+              "cost_metric": cfg.search.cost_metric, "target": cfg.search.target}
+    state = retrain_state("derived", arch, model, gate, splits.features["train"].to(session.device), search)
     session.save("retrain", 0, state)
     return state
+
+
+def retrain_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: DataGate | None,
+                  features: torch.Tensor, search: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The state the retraining starts from: the arch, initial weights, and (with a learned
+    ``gate``) each training image's action and the gate's probabilities for it."""
+    choice = probs = slimming = None
+    actions: list[Any] = [1.0]
+    if gate is not None:
+        with torch.no_grad():
+            choice, probs = gate.choose(features).cpu(), torch.softmax(gate(features), dim=-1).cpu()
+        actions, slimming = list(gate.actions), summarize_gate(gate, features)
+    return {"name": name, "arch": arch, "actions": actions, "choice": choice, "probs": probs,
+            "data_slimming": slimming, "search": search,
+            "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
+                        "action_counts": torch.zeros(len(actions), dtype=torch.int64), "wall_s": 0.0}}
 
 
 def _describe(arch: dict[str, Any]) -> str:
@@ -205,19 +212,11 @@ def initial_train_state(arch: dict[str, Any], name: str, gate_desc: dict[str, An
     """The retrain state of ``python -m search train``: fresh weights, optional learned data gate."""
     seed_step(seed, "init-train")
     model = supernet.build_from_arch(arch)
-    choice = probs = None
-    actions: list[Any] = [1.0]
-    slimming = None
+    features = splits.features["train"]
+    gate = None
     if gate_desc is not None:
-        gate = gate_from_description(gate_desc)
-        features = splits.features["train"]
         if features.shape[1] != gate_desc["num_features"]:
             raise UserError(f"the data gate takes {gate_desc['num_features']} features, the dataset has "
                             f"{features.shape[1]}")
-        with torch.no_grad():
-            choice, probs = gate.choose(features), torch.softmax(gate(features), dim=-1)
-        actions, slimming = list(gate.actions), summarize_gate(gate, features)
-    return {"name": name, "arch": arch, "actions": actions, "choice": choice, "probs": probs,
-            "data_slimming": slimming, "search": None,
-            "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
-                        "action_counts": torch.zeros(len(actions), dtype=torch.int64), "wall_s": 0.0}}
+        gate = gate_from_description(gate_desc)
+    return retrain_state(name, arch, model, gate, features)

@@ -21,7 +21,7 @@ import torch
 from .checkpoint import load_checkpoint, make_checkpoint, save_checkpoint, set_rng_state
 from .cli import UserError
 from .config import Config, dump_yaml, to_dict
-from .distributed import DistEnv, barrier, setup
+from .distributed import DistEnv, barrier, broadcast_object, setup
 from .interrupt import Interrupted, StopFlag
 from .rundir import RunDir
 
@@ -45,9 +45,9 @@ class Session:
             raise UserError(f"data.batch_size {cfg.data.batch_size} is smaller than the number of "
                             f"processes {env.world_size}")
         out = Path(out)
-        if not resume and env.is_main and (out / "checkpoints" / "last.pt").exists():
+        taken = broadcast_object((out / "checkpoints" / "last.pt").exists() if env.is_main else None, env)
+        if not resume and taken:  # every rank raises, none is left waiting
             raise UserError(f"{out} already holds a run; resume it with --resume, or choose another --out")
-        barrier(env)
         run = RunDir(out, main=env.is_main, echo=echo)
         resumed = load_checkpoint(run.checkpoint, config=to_dict(cfg)) if resume else None
         if resumed is not None:

@@ -11,16 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from .batches import derive_seed
 from .cli import UserError
 from .config import DataConfig
 
 
 def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
     """The ``build_dataset`` dict of split ``which`` (``train``, ``val`` or ``test``)."""
-    split = {"train": data.train_split, "val": data.val_split, "test": data.test_split}[which]
+    val = data.train_split if data.val_from_train > 0 else data.val_split
+    split = {"train": data.train_split, "val": val, "test": data.test_split}[which]
     cfg: dict[str, Any] = {"name": data.name, "split": split, "seed": data.seed, "cache_dir": data.cache_dir,
                            "augment": data.augment and which == "train"}
     if which == "train" and data.crop is not None:
@@ -34,6 +37,27 @@ def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
             cfg["classes"] = data.classes
     cfg.update(data.options)
     return cfg
+
+
+class Part(Dataset):
+    """The items ``indices`` of ``dataset`` (a held-out share of a split), everything else forwarded."""
+
+    def __init__(self, dataset: Dataset, indices: list[int]) -> None:
+        self.dataset, self.indices = dataset, list(indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "dataset":
+            raise AttributeError(name)
+        return getattr(self.dataset, name)
+
+    def load(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.dataset.load(self.indices[index])
+
+    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
+        return self.dataset[self.indices[index]]
 
 
 class InMemory(Dataset):
@@ -105,5 +129,14 @@ def load_splits(data: DataConfig, features: bool = True, progress: bool = False)
     feats = {}
     if features:
         for name, ds in (("train", train), ("val", val)):
-            feats[name] = complexity_features(ds, cache_dir=data.cache_dir, progress=progress).float()
+            if name == "train" or data.val_from_train == 0:
+                feats[name] = complexity_features(ds, cache_dir=data.cache_dir, progress=progress).float()
+    if data.val_from_train > 0:  # both come from the train split: hold a share out for the val split
+        n = len(train)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(data.seed, "val_from_train")))
+        n_val = min(n - 1, max(1, round(data.val_from_train * n)))
+        held, kept = sorted(perm[:n_val].tolist()), sorted(perm[n_val:].tolist())
+        train, val = Part(train, kept), Part(val, held)
+        if features:
+            feats = {"train": feats["train"][kept], "val": feats["train"][held]}
     return Splits(train, val, test, train.num_classes, list(train.class_names), feats)

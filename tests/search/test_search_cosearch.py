@@ -6,6 +6,8 @@ import torch
 
 import supernet
 from search.cosearch import CoSearch, expected_choices, gate_from_description, nearest, summarize_gate
+from search.pipeline import STAGES, run_pipeline
+from search_testing import tiny_config
 from supernet.gates import DataGate
 
 
@@ -65,3 +67,12 @@ def test_gate_summary_and_round_trip():
     assert summary["spearman_complexity_vs_scale"] is not None
     desc = {**gate.to_dict(), "state": {k: v.tolist() for k, v in gate.state_dict().items()}}
     assert torch.allclose(gate_from_description(desc)(feats), gate(feats))
+
+
+def test_data_side_only_keeps_the_full_network(tmp_path):
+    cfg = tiny_config(tmp_path / "cache", "search.network=false")
+    out = run_pipeline(cfg, tmp_path / "run", stages=STAGES["search"], echo=False)
+    arch = supernet.load_arch(out / "arch.json")
+    full = supernet.baseline_arch("deeplabv3plus", 4, widest=0.5)["choices"]
+    assert {k: v for k, v in arch["choices"].items() if k != "data.inference_scale"} == \
+        {k: v for k, v in full.items() if k != "data.inference_scale"}

@@ -47,3 +47,17 @@ def test_bad_dataset_is_a_user_error(tmp_path):
     data = load_config(None, ["data.name=camvid", f"data.root={tmp_path / 'none'}"]).data
     with pytest.raises(UserError):
         build_split(data, "train")
+
+
+def test_val_held_out_from_the_train_split(tmp_path):
+    data = load_config(None, ["data.num_train=10", "data.image_size=[16, 32]", f"data.cache_dir={tmp_path}",
+                              "data.val_from_train=0.3"]).data
+    assert dataset_config(data, "val")["split"] == "train" and not dataset_config(data, "val")["augment"]
+    splits = load_splits(data)
+    assert (len(splits.train), len(splits.val)) == (7, 3)
+    assert set(splits.train.indices).isdisjoint(splits.val.indices)
+    assert splits.features["train"].shape[0] == 7 and splits.features["val"].shape[0] == 3
+    full = load_splits(load_config(None, ["data.num_train=10", "data.image_size=[16, 32]",
+                                          f"data.cache_dir={tmp_path}"]).data)
+    assert torch.equal(splits.val.load(0)[0], full.train.load(splits.val.indices[0])[0])
+    assert torch.equal(splits.features["val"][0], full.features["train"][splits.val.indices[0]])
