@@ -130,9 +130,10 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
 def retrain_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: DataGate | None,
                   features: torch.Tensor, search: dict[str, Any] | None = None) -> dict[str, Any]:
     """The state the retraining starts from: the arch, initial weights, and (with a learned
-    ``gate``) each training image's action and the gate's probabilities for it."""
+    ``gate``) each training image's action and the gate's probabilities for it. Without a gate
+    every image trains at the arch's inference scale."""
     choice = probs = slimming = None
-    actions: list[Any] = [1.0]
+    actions: list[Any] = [inference_scale(arch)]
     if gate is not None:
         with torch.no_grad():
             choice, probs = gate.choose(features).cpu(), torch.softmax(gate(features), dim=-1).cpu()
@@ -141,6 +142,10 @@ def retrain_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate:
             "data_slimming": slimming, "search": search,
             "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
                         "action_counts": torch.zeros(len(actions), dtype=torch.int64), "wall_s": 0.0}}
+
+
+def inference_scale(arch: dict[str, Any]) -> float:
+    return float(arch.get("data", {}).get("inference_scale", arch["choices"].get("data.inference_scale", 1.0)))
 
 
 def _describe(arch: dict[str, Any]) -> str:
@@ -176,7 +181,7 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     cfg, run, env = session.cfg, session.run, session.env
     trainer = _trainer(session, splits, state)
     model, arch = trainer.model, copy.deepcopy(state["arch"])
-    scale = float(arch.get("data", {}).get("inference_scale", arch["choices"].get("data.inference_scale", 1.0)))
+    scale = inference_scale(arch)
     metrics = evaluate(model, splits.test, splits.num_classes, scale, cfg.eval.batch_size, env, session.device)
     run.log(f"{state['name']}: mIoU {metrics['miou'] * 100:.2f} % on the {cfg.data.test_split} split "
             f"at inference scale {scale}")

@@ -15,7 +15,7 @@ from ..runargs import add_run_arguments, launch, resolve_run
 HELP = "train a fixed network (an arch.json or a named baseline) with fresh weights, evaluate, cost, report"
 BASELINES = {"full": "width 1.0, every branch, scale 1.0",
              "uniform[:W]": "every width times W (default 0.5), every branch",
-             "resolution[:S]": "the full network at inference scale S (default 0.5)",
+             "resolution[:S]": "the full network, trained and run at input scale S (default 0.5)",
              "random[:SEED]": "a random arch of the space (seed default run.seed)"}
 
 

@@ -93,6 +93,13 @@ def test_derive_eval_train_compare_commands(reference, cache, tmp_path):
     assert code == 0, stderr
     report = json.loads((base / "report.json").read_text())
     assert report["runs"][0]["name"] == "uniform" and report["data_slimming"] is None
+    res = tmp_path / "res"
+    code, _, stderr = run_cli("train", TINY, "--baseline", "resolution:0.5", "--out", res, f"data.cache_dir={cache}")
+    assert code == 0, stderr
+    run = json.loads((res / "report.json").read_text())["runs"][0]
+    assert run["inference"]["jetson_tx2"]["input_shape"] == [1, 3, 16, 32]
+    assert run["training"]["jetson_tx2"]["per_action"] == {"0.5": {"images": 12, **{
+        k: run["training"]["jetson_tx2"]["per_action"]["0.5"][k] for k in ("energy_j", "macs")}}}
     gated = tmp_path / "gated"
     code, _, stderr = run_cli("train", TINY, "--baseline", "full", "--gates", reference / "arch.json",
                               "--out", gated, f"data.cache_dir={cache}")
