@@ -12,7 +12,9 @@ logits receiving gradients too); *widest* is the derived net of ``baseline_arch(
   median per-step ratio supernet / widest over all rounds and the median step times;
 * expected cost: forward + backward of ``expected_cost("jetson_tx2", (1, 3, 512, 1024))``
   mixed over 3 inference scales, for the inference and for the training cost, as a share
-  of the supernet's step (the plan is built by the first call and cached);
+  of the supernet's step (the plan is built by the first call and cached); timed in the
+  interleaved loop (right after training steps, as in a search, Python's garbage
+  collector included) and, for reference, back to back after the loop ("warm");
 * peak memory, a fresh process per family, kind and round: the peak resident set size
   *during* a step minus the resident size just before it (Linux: the peak is reset through
   ``/proc/self/clear_refs`` before the step and read from ``VmHWM``), with
@@ -101,6 +103,12 @@ def measure_time(family: str, args: argparse.Namespace) -> dict:
             start = time.perf_counter()
             run()
             times[name].append(time.perf_counter() - start)
+    for name in ("cost_infer", "cost_train"):  # back to back, warm: the evaluation's own time
+        times[f"{name}_warm"] = []
+        for _ in range(args.steps):
+            start = time.perf_counter()
+            steps[name]()
+            times[f"{name}_warm"].append(time.perf_counter() - start)
     return times
 
 
@@ -187,8 +195,8 @@ def render(results: dict, args: argparse.Namespace, machine_line: str) -> str:
         "measurement). Raw numbers: `supernet.json`.", "",
         "| family | supernet step (ms) | widest step (ms) | time ratio (median of per-step ratios) "
         "| supernet peak (MiB) | widest peak (MiB) | memory ratio | expected cost, inference (ms) | share "
-        "| expected cost, training (ms) | share |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| expected cost, training (ms) | share | warm: inference / training (ms) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for family, res in results.items():
         t = res["times"]
@@ -199,7 +207,8 @@ def render(results: dict, args: argparse.Namespace, machine_line: str) -> str:
         c_t = med([c / s for c, s in zip(t["cost_train"], t["supernet"])])
         lines.append(f"| {family} | {s_t * 1e3:.1f} | {w_t * 1e3:.1f} | {ratio:.3f} | {s_m:.1f} | {w_m:.1f} "
                      f"| {s_m / w_m:.3f} | {med(t['cost_infer']) * 1e3:.2f} | {100 * c_i:.1f} % "
-                     f"| {med(t['cost_train']) * 1e3:.2f} | {100 * c_t:.1f} % |")
+                     f"| {med(t['cost_train']) * 1e3:.2f} | {100 * c_t:.1f} % "
+                     f"| {med(t['cost_infer_warm']) * 1e3:.2f} / {med(t['cost_train_warm']) * 1e3:.2f} |")
     lines += ["", "Goals: time ratio <= 1.3, memory ratio <= 1.5, expected cost <= 5 % of a supernet step "
               "(shares are medians of per-step ratios).", ""]
     return "\n".join(lines)
