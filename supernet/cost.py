@@ -179,6 +179,7 @@ class _Group:
     spatial: tuple[Tensor, ...]  # h_in, w_in, h_out, w_out: [S, L] float64 each
     pixels_in: Tensor            # batch * h_in * w_in, [S, L]
     pixels_out: Tensor           # batch * h_out * w_out, [S, L]
+    size: int                    # L
 
 
 class CostPlan:
@@ -210,7 +211,7 @@ class CostPlan:
             idx = {f: torch.tensor([ref(getattr(first[i], f)) for i in members])
                    for f in ("presence", "c_in", "c_out", "groups")}
             self.groups.append(_Group(op, static, spatial=spatial, pixels_in=batch * spatial[0] * spatial[1],
-                                      pixels_out=batch * spatial[2] * spatial[3], **idx))
+                                      pixels_out=batch * spatial[2] * spatial[3], size=len(members), **idx))
         self.num_layers = len(first)
 
     def evaluate(self, means: Mapping[str, Tensor], target: Target, training: bool,
@@ -220,19 +221,19 @@ class CostPlan:
         values = torch.stack([e.evaluate(means, memo) for e in self.exprs])
         # one Work per group, then all groups merged into one Work (per value of any non-tensor
         # field), so that layer_cost runs once on a vector of every layer at every scale
-        buckets: dict[tuple, list[tuple[Work, Tensor]]] = {}
+        buckets: dict[tuple, list[tuple[Work, Tensor, int]]] = {}
         for g in self.groups:
             work = _work(g, self.batch, values[g.c_in], values[g.c_out], values[g.groups])
             static = tuple((f.name, getattr(work, f.name)) for f in fields(work)
                            if not torch.is_tensor(getattr(work, f.name)))
-            buckets.setdefault(static, []).append((work, values[g.presence]))
+            buckets.setdefault(static, []).append((work, values[g.presence], g.size))
         num_scales, total = len(scale_weights), 0.0
         for static, items in buckets.items():
             merged = {name: value for name, value in static}
             for f in fields(Work):
                 if f.name not in merged:
-                    merged[f.name] = torch.cat([_as(getattr(w, f.name), (num_scales, len(p))) for w, p in items], -1)
-            presence = torch.cat([p for _, p in items])
-            per_field = _layer_costs(Work(**merged), target, training, num_scales, len(presence))
+                    merged[f.name] = torch.cat([_as(getattr(w, f.name), (num_scales, n)) for w, _, n in items], -1)
+            presence = torch.cat([p for _, p, _ in items])
+            per_field = _layer_costs(Work(**merged), target, training, num_scales, sum(n for _, _, n in items))
             total = total + (per_field * presence).sum(-1) @ scale_weights
         return Cost(**{f.name: total[i] for i, f in enumerate(fields(Cost))})
