@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 import tempfile
 
 import torch
@@ -164,7 +165,8 @@ def main() -> None:
         chosen_val = gate.choose(val.features)
     scales = gate.scales
     result = {
-        "machine": machine(), "args": vars(args), "wall_s": timer(),
+        "machine": machine(), "command": " ".join([".venv/bin/python", *sys.argv]), "args": vars(args),
+        "wall_s": timer(),
         "full": {**evaluate(full_model, val, num_classes), "training": full_cost.to_dict(), "wall_s": full_wall},
         "gated": {**evaluate(gated_model, val, num_classes), "training": gated_cost.to_dict(), "wall_s": gated_wall,
                   "gate": gate.to_dict(),
@@ -194,8 +196,8 @@ def report(r: dict) -> str:
     lines = [
         "# Learned data-slimming gates vs full-resolution training (network fixed)", "",
         f"Machine: {r['machine']}", "",
-        f"Command: `.venv/bin/python experiments/data_gates.py --out experiments/results/data_gates.md` "
-        f"(defaults: {a['family']} width {a['width']}, synthetic {a['image_size'][0]}x{a['image_size'][1]}, "
+        f"Command: `{r['command']}` "
+        f"(settings: {a['family']} width {a['width']}, synthetic {a['image_size'][0]}x{a['image_size'][1]}, "
         f"{a['train']} train / {a['val']} val images, {a['epochs']} epochs, batch {a['batch']}, AdamW lr {a['lr']}, "
         f"lambda_train {a['lambda_train']}, probes of {a['probe_images']} images every {a['probe_every']} steps "
         f"in the first {a['probe_epochs']} epochs, gate buffer {a['buffer']}, target {a['target']}, seed {a['seed']}); "

@@ -251,7 +251,7 @@ class InferenceResolution(nn.Module):
     """Logits ``rho`` over the deployment input scale (global, one per network).
 
     >>> res = InferenceResolution((0.5, 0.75, 1.0))
-    >>> {s: round(float(p), 3) for s, p in res.scale_probs().items()}
+    >>> {s: round(float(p.detach()), 3) for s, p in res.scale_probs().items()}
     {0.5: 0.333, 0.75: 0.333, 1.0: 0.333}
     """
 

@@ -4,6 +4,7 @@
 >>> ds = build_dataset({"name": "synthetic", "split": "train", "size": 8})
 >>> image, mask = ds[0]          # float 3xHxW in [0, 1], long HxW (255 = ignored)
 """
+from .accounting import TrainingCost, slimming_summary
 from .base import IGNORE_INDEX, DataError, SegDataset
 from .build import build_dataset
 from .features import FEATURE_NAMES, complexity_features, complexity_score, image_features
@@ -11,4 +12,5 @@ from .synthetic import SyntheticScenes
 from .transforms import TrainTransform
 
 __all__ = ["IGNORE_INDEX", "DataError", "SegDataset", "build_dataset", "FEATURE_NAMES",
-           "complexity_features", "complexity_score", "image_features", "SyntheticScenes", "TrainTransform"]
+           "complexity_features", "complexity_score", "image_features", "SyntheticScenes", "TrainTransform",
+           "TrainingCost", "slimming_summary"]

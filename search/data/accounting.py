@@ -137,3 +137,25 @@ def _accumulate(into: dict[str, Any], step: dict[str, Any]) -> None:
     for m in METRICS:
         for k, v in step[m].items():
             into[m][k] += v
+
+
+def slimming_summary(chosen: Tensor, actions: Sequence[str | float], features: Tensor) -> dict[str, Any]:
+    """The report's ``data_slimming`` entry from the gate's final choice per image.
+
+    ``chosen`` (N,) action indices (e.g. ``gate.choose(features)``); drop counts as scale 0
+    in the Spearman correlation between complexity score and chosen scale.
+
+    >>> s = slimming_summary(torch.tensor([0, 1, 1, 2]), ["drop", 0.5, 1.0], torch.arange(4.0)[:, None])
+    >>> s["action_histogram"], s["kept_fraction"], round(s["spearman_complexity_vs_scale"], 3)
+    ({'drop': 1, '0.5': 2, '1.0': 1}, 0.75, 0.949)
+    """
+    from scipy.stats import spearmanr  # noqa: PLC0415
+
+    from .features import complexity_score  # noqa: PLC0415
+    counts = torch.bincount(chosen.cpu(), minlength=len(actions)).tolist()
+    scales = torch.tensor([0.0 if a == "drop" else float(a) for a in actions])[chosen.cpu()]
+    score = complexity_score(features.float())
+    rho = float(spearmanr(score.numpy(), scales.numpy())[0]) if len(set(scales.tolist())) > 1 else float("nan")
+    return {"action_histogram": {_key(a): n for a, n in zip(actions, counts)},
+            "kept_fraction": 1.0 - (counts[list(actions).index("drop")] / len(chosen) if "drop" in actions else 0.0),
+            "spearman_complexity_vs_scale": rho}

@@ -7,7 +7,7 @@ from torch import nn
 
 import cost_models
 
-from search.data.accounting import TrainingCost
+from search.data.accounting import TrainingCost, slimming_summary
 
 
 class Counting:
@@ -76,3 +76,14 @@ def test_with_the_real_cost_model():
     assert acc.image_cost(0.5)["energy_j"] > own.energy_j  # + upsampling the logits to 16x32
     step = acc.record_step(torch.tensor([3, 1]), probe_images=1)
     assert step["energy_j"]["probe"] > 0 and step["macs"]["total"] > acc.image_cost(1.0)["macs"]
+
+
+def test_slimming_summary():
+    feats = torch.tensor([[0.0, 0.0], [1.0, 2.0], [2.0, 1.0], [3.0, 3.0], [4.0, 5.0]])
+    s = slimming_summary(torch.tensor([0, 1, 1, 2, 3]), ["drop", 0.5, 0.75, 1.0], feats)
+    assert s["action_histogram"] == {"drop": 1, "0.5": 2, "0.75": 1, "1.0": 1} and s["kept_fraction"] == 0.8
+    assert s["spearman_complexity_vs_scale"] > 0.9
+    reverse = slimming_summary(torch.tensor([3, 2, 2, 1, 0]), ["drop", 0.5, 0.75, 1.0], feats)
+    assert reverse["spearman_complexity_vs_scale"] < -0.9
+    same = slimming_summary(torch.tensor([1, 1, 1, 1, 1]), [0.5, 1.0], feats)
+    assert same["kept_fraction"] == 1.0 and same["spearman_complexity_vs_scale"] != same["spearman_complexity_vs_scale"]
