@@ -6,14 +6,14 @@ The supernet runs in ``gumbel_hard`` mode (a new sample every step, its architec
 logits receiving gradients too); *widest* is the derived net of ``baseline_arch(family)``
 (every branch kept, every width at its widest): the same convolutions without masks.
 
-* time, one process per family and round: the supernet step, the widest step and the
-  expected-cost evaluation are *interleaved* (A, B, C, A, B, C, ...) after warm-up, so
-  that load from other jobs on a shared machine hits all of them alike; reported are the
-  median per-step ratio supernet / widest over all rounds and the median step times;
+* time, one process per family and round: the supernet step, an expected-cost evaluation,
+  the widest step and another expected-cost evaluation are *interleaved* after warm-up,
+  so that load from other jobs on a shared machine hits all of them alike; reported are
+  the median per-step ratio supernet / widest over all rounds and the median step times;
 * expected cost: forward + backward of ``expected_cost("jetson_tx2", (1, 3, 512, 1024))``
   mixed over 3 inference scales, for the inference and for the training cost, as a share
   of the supernet's step (the plan is built by the first call and cached); timed in the
-  interleaved loop (right after training steps, as in a search, Python's garbage
+  interleaved loop (each right after a training step, as in a search, Python's garbage
   collector included) and, for reference, back to back after the loop ("warm");
 * peak memory, a fresh process per family, kind and round: the peak resident set size
   *during* a step minus the resident size just before it (Linux: the peak is reset through
@@ -88,8 +88,9 @@ def _setup(family: str, args: argparse.Namespace):
             (c.energy_j + c.latency_s).backward()
         return run
 
-    steps["cost_infer"], steps["cost_train"] = cost(False), cost(True)
-    return steps
+    # each cost evaluation runs right after a training step, as in a search
+    return {"supernet": steps["supernet"], "cost_infer": cost(False), "widest": steps["widest"],
+            "cost_train": cost(True)}
 
 
 def measure_time(family: str, args: argparse.Namespace) -> dict:
