@@ -12,7 +12,7 @@ from supernet.export import save_derived
 from ..checkpoint import load_checkpoint
 from ..cli import UserError
 from ..config import load_config
-from ..pipeline import SEARCH_CHECKPOINT
+from ..pipeline import SEARCH_CHECKPOINT, inference_scale
 
 HELP = "derive the slim network of RUN_DIR/arch.json from the searched supernet: derived.pt, derived.pt2"
 
@@ -35,7 +35,7 @@ def derive_run(run_dir: Path, arch_path: Path | None = None) -> tuple[Path, Path
     except RuntimeError as err:
         raise UserError(f"{run_dir / SEARCH_CHECKPOINT} does not fit the arch's supernet: {err}") from None
     model = net.derive(arch).eval()
-    scale = float(arch.get("data", {}).get("inference_scale", 1.0))
+    scale = inference_scale(arch)
     h, w = ckpt["state"]["cost_size"]
     example = torch.zeros(1, 3, supernet.scaled_size(h, scale), supernet.scaled_size(w, scale))
     pt, pt2 = run_dir / "derived.pt", run_dir / "derived.pt2"
