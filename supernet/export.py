@@ -9,6 +9,7 @@ without this project::
     program = torch.export.load("derived.pt2"); logits = program.module()(image)
 
 >>> import tempfile, os
+>>> from supernet.arch import baseline_arch, build_from_arch
 >>> arch = baseline_arch("multires", 3, width_mult=0.25)
 >>> net = build_from_arch(arch)
 >>> d = tempfile.mkdtemp()

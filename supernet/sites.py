@@ -86,12 +86,18 @@ class ChoiceSite(nn.Module):
         Computed once per sample and shared by every layer using the site.
         """
         if self._mask is None:
-            self._mask = self._weights @ self.masks
+            self._mask = self._current() @ self.masks
         return self._mask
 
     def keep_weight(self) -> Tensor:
         """Weight of ``True`` for a keep site under the current weights (0/1 when hard)."""
-        return self.weights[1]
+        return self._current()[1]
+
+    def _current(self) -> Tensor:
+        if self._weights is None:
+            raise RuntimeError(f"choice site {self.name!r} has no weights yet: run the network through its "
+                               f"Supernet, which samples them, or call Supernet.set_mode('fixed', arch=...)")
+        return self._weights
 
     def extra_repr(self) -> str:
         return f"{self.name!r}, options={list(self.options)}"

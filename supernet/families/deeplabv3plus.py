@@ -6,10 +6,10 @@ Sites (default widest widths in brackets): ``backbone.stem.width`` [16];
 ``rate6``, ``rate12``, ``rate18``, ``pool`` (at least one kept); ``decoder.low.width`` [24],
 ``decoder.width`` [64]. Output stride 16 (stage 4 dilated), decoder at stride 4.
 
->>> from supernet.space import Space
->>> net = DeepLabV3Plus(Space(), num_classes=5)
->>> net(torch.zeros(2, 3, 64, 96)).shape
-torch.Size([2, 5, 64, 96])
+>>> from supernet.arch import baseline_arch, build_from_arch
+>>> net = build_from_arch(baseline_arch("deeplabv3plus", num_classes=5))
+>>> type(net).__name__, net(torch.zeros(2, 3, 64, 96)).shape
+('DeepLabV3Plus', torch.Size([2, 5, 64, 96]))
 """
 from __future__ import annotations
 

@@ -11,10 +11,10 @@ Sites (default widest widths in brackets): ``backbone.stem1.width`` [16],
 [64], ``backbone.branch32.width`` [96]; keep sites ``backbone.branch16.keep``,
 ``backbone.branch32.keep``; ``head.width`` [64].
 
->>> from supernet.space import Space
->>> net = MultiRes(Space(), num_classes=5)
->>> net(torch.zeros(2, 3, 64, 96)).shape
-torch.Size([2, 5, 64, 96])
+>>> from supernet.arch import baseline_arch, build_from_arch
+>>> net = build_from_arch(baseline_arch("multires", num_classes=5))
+>>> type(net).__name__, net(torch.zeros(2, 3, 64, 96)).shape
+('MultiRes', torch.Size([2, 5, 64, 96]))
 """
 from __future__ import annotations
 

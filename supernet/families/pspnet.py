@@ -5,10 +5,10 @@ Sites (default widest widths in brackets): ``backbone.stem.width`` [16];
 keep sites ``head.ppm.bin1``, ``bin2``, ``bin3``, ``bin6`` (at least one kept);
 ``head.width`` [64].
 
->>> from supernet.space import Space
->>> net = PSPNet(Space(), num_classes=5)
->>> net(torch.zeros(2, 3, 64, 96)).shape
-torch.Size([2, 5, 64, 96])
+>>> from supernet.arch import baseline_arch, build_from_arch
+>>> net = build_from_arch(baseline_arch("pspnet", num_classes=5))
+>>> type(net).__name__, net(torch.zeros(2, 3, 64, 96)).shape
+('PSPNet', torch.Size([2, 5, 64, 96]))
 """
 from __future__ import annotations
 
