@@ -126,6 +126,11 @@ class RunConfig:
     progress: bool = True                  # periodic progress line on stderr
 
 
+# baselines a run can train beside the derived network (search/baselines.py); "uniform:0.5",
+# "resolution:0.75" and "random:SEED" fix the parameter instead of matching the derived net's cost
+BASELINE_KINDS = ("full", "uniform", "resolution", "network_only", "data_only", "random")
+
+
 @dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
@@ -135,6 +140,7 @@ class Config:
     eval: EvalConfig = field(default_factory=EvalConfig)
     cost: CostConfig = field(default_factory=CostConfig)
     run: RunConfig = field(default_factory=RunConfig)
+    baselines: list[str] = field(default_factory=list)   # trained after the derived net, same schedule
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -184,7 +190,35 @@ def validate(cfg: Config, where: str = "config") -> Config:
         raise UserError(f"{where}: data.val_from_train must be in [0, 1), got {cfg.data.val_from_train!r}")
     if not cfg.cost.targets:
         raise UserError(f"{where}: cost.targets must name at least one target")
+    for name in cfg.baselines:
+        check_baseline_name(name, f"{where}: baselines")
+    if len(set(cfg.baselines)) != len(cfg.baselines):
+        raise UserError(f"{where}: baselines lists a name twice: {cfg.baselines}")
     return cfg
+
+
+def check_baseline_name(name: str, where: str = "baseline") -> tuple[str, float | None]:
+    """``"uniform:0.5"`` -> ``("uniform", 0.5)``; a UserError for an unknown kind or a bad parameter.
+
+    >>> check_baseline_name("full"), check_baseline_name("resolution:0.75")
+    (('full', None), ('resolution', 0.75))
+    """
+    kind, sep, param = str(name).partition(":")
+    if kind not in BASELINE_KINDS:
+        raise UserError(f"{where}: unknown baseline {name!r}; expected one of {', '.join(BASELINE_KINDS)} "
+                        f"(uniform, resolution and random take an optional :VALUE)")
+    if not sep:
+        return kind, None
+    try:
+        value = float(param)
+    except ValueError:
+        value = None
+    ok = value is not None and (kind == "random" and value >= 0 and value == int(value) or
+                                kind in ("uniform", "resolution") and 0 < value <= 1)
+    if not ok:
+        what = "a seed (int >= 0)" if kind == "random" else "a number in (0, 1]"
+        raise UserError(f"{where}: baseline {name!r}: expected {kind}:VALUE with VALUE {what}")
+    return kind, value
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -11,6 +11,7 @@ supernet at the end of the search for ``python -m search derive``.
 from __future__ import annotations
 
 import copy
+import json
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -22,12 +23,13 @@ from cost_models.target import TargetError, load_target
 from supernet.export import save_derived
 from supernet.gates import DataGate, InferenceResolution, parse_actions
 
+from .baselines import plan_baseline
 from .batches import seed_step
 from .cli import UserError
 from .config import Config
 from .cosearch import CoSearch, gate_from_description, summarize_gate
 from .costs import inference_costs, training_costs
-from .distributed import check_synchronised, teardown
+from .distributed import broadcast_object, check_synchronised, teardown
 from .evaluate import evaluate
 from .interrupt import StopFlag, stop_on_signals
 from .plots import pareto_plot
@@ -36,7 +38,7 @@ from .retrain import Retrain
 from .session import Session
 from .splits import Splits, load_splits
 
-PHASES = ("search", "retrain", "final", "done")
+PHASES = ("search", "retrain", "final", "baselines", "done")
 STAGES = {"run": PHASES, "search": ("search",), "train": ("retrain", "final", "done")}
 SEARCH_CHECKPOINT = "checkpoints/search.pt"
 
@@ -58,6 +60,50 @@ def run_pipeline(cfg: Config, out: str | Path, resume: bool = False, stages: tup
             session.run.close()
             teardown()
     return session.run.path
+
+
+def _open_and_run(cfg: Config, out: Path, stages: tuple[str, ...], stop: StopFlag,
+                  initial: Callable[[Splits], dict[str, Any]] | None, echo: bool) -> None:
+    """A run inside a run (a baseline): resumed when its directory holds a checkpoint."""
+    session = Session.open(cfg, out, (out / "checkpoints" / "last.pt").exists(), stop, echo=echo)
+    try:
+        _run(session, stages, initial)
+    finally:
+        session.run.close()
+
+
+def _read_report(session: Session, path: Path) -> dict[str, Any]:
+    return broadcast_object(json.loads(path.read_text()) if session.env.is_main else None, session.env)
+
+
+def baselines_phase(session: Session, splits: Splits) -> dict[str, Any]:
+    """Train every ``cfg.baselines`` entry in ``baselines/<name>/`` (a run directory of its own,
+    resumable) and merge their runs into this run's report."""
+    cfg, run = session.cfg, session.run
+    report = _read_report(session, run.path / "report.json")
+    derived = next(r for r in report["runs"] if r["name"] == "derived")
+    size = tuple(cfg.cost.input_size or splits.test_size)
+    runs = [derived]
+    for name in cfg.baselines:
+        plan = plan_baseline(name, cfg, splits.num_classes, size, derived["inference"][cfg.cost.targets[0]]["macs"])
+        out = run.path / "baselines" / name.replace(":", "_")
+        run.log(f"baseline {name}: {'co-search' if plan.arch is None else _describe(plan.arch)} -> {out}")
+        initial = None
+        if plan.arch is not None:
+            def initial(s: Splits, arch: dict[str, Any] = plan.arch) -> dict[str, Any]:
+                return initial_train_state(arch, name, None, s, cfg.run.seed)
+        stages = PHASES if plan.arch is None else STAGES["train"]
+        _open_and_run(plan.config, out, stages, session.stop, initial, run.echo)
+        sub = _read_report(session, out / "report.json")
+        runs.append({**sub["runs"][0], "name": name, "run_dir": str(out.relative_to(run.path)), "matched": plan.matched})
+    report["runs"] = runs
+    if run.main:
+        run.write_json("report.json", report)
+        arch = supernet.load_arch(run.path / "arch.json")
+        run.write_text("report.md", markdown_report(report, arch))
+        pareto_plot(runs, run.path / "pareto.png")
+        pareto_plot(runs, run.path / "pareto_training.png", key="training")
+    return report
 
 
 def check_names(cfg: Config) -> None:
@@ -94,6 +140,11 @@ def _run(session: Session, stages: tuple[str, ...], initial: Callable[[Splits], 
         phase = "final"
     if phase == "final" and "final" in stages:
         final_phase(session, splits, state)
+        phase = "baselines"
+        session.save(phase, 0, {})
+    if phase == "baselines":
+        if "baselines" in stages and cfg.baselines:
+            baselines_phase(session, splits)
         session.save("done", 0, {})
 
 

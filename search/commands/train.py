@@ -8,15 +8,18 @@ from typing import Any
 import supernet
 
 from ..cli import UserError
-from ..config import Config
+from ..baselines import SEARCHED, arch_macs, plan_baseline
+from ..config import check_baseline_name
 from ..pipeline import STAGES, initial_train_state
 from ..runargs import add_run_arguments, launch, resolve_run
 
 HELP = "train a fixed network (an arch.json or a named baseline) with fresh weights, evaluate, cost, report"
 BASELINES = {"full": "width 1.0, every branch, scale 1.0",
-             "uniform[:W]": "every width times W (default 0.5), every branch",
-             "resolution[:S]": "the full network, trained and run at input scale S (default 0.5)",
-             "random[:SEED]": "a random arch of the space (seed default run.seed)"}
+             "uniform[:W]": "every width times W; without W, matched to --match's inference MACs by bisection",
+             "resolution[:S]": "the full network, trained and run at input scale S; without S, matched to --match",
+             "random[:SEED]": "a random arch at a random scale; without SEED, the nearest of 32 to --match in MACs",
+             "network_only": "co-search without data gates and resolution search, then train",
+             "data_only": "co-search of the data side only (gates, resolution) with the full network, then train"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,6 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--arch", type=Path, help="an arch.json (e.g. RUN_DIR/arch.json of a search)")
     which.add_argument("--baseline", metavar="NAME",
                        help="; ".join(f"{k}: {v}" for k, v in BASELINES.items()))
+    parser.add_argument("--match", type=Path, default=None, metavar="ARCH_JSON",
+                        help="uniform, resolution, random: match this arch's inference MACs (e.g. RUN_DIR/arch.json)")
     parser.add_argument("--gates", type=Path, default=None,
                         help="train with the data gate learned in this arch.json (data.train_gate); by default "
                              "--arch uses its own gate when it has one and train.data_gates is true")
@@ -33,32 +38,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                      "--arch runs/lam05/arch.json --out runs/lam05-fresh")
 
 
-def baseline(name: str, cfg: Config, num_classes: int) -> dict[str, Any]:
-    """The arch dict of a named baseline (see :data:`BASELINES`)."""
-    kind, _, param = name.partition(":")
-    family, space = cfg.model.family, cfg.model.space
-    try:
-        value = float(param) if param else None
-    except ValueError:
-        raise UserError(f"baseline {name!r}: {param!r} is not a number") from None
-    if kind == "full" and value is None:
-        return supernet.baseline_arch(family, num_classes, **space)
-    if kind == "uniform":
-        return supernet.baseline_arch(family, num_classes, width_mult=value or 0.5, **space)
-    if kind == "resolution":
-        return supernet.baseline_arch(family, num_classes, inference_scale=value or 0.5, **space)
-    if kind == "random":
-        arch = supernet.random_arch(family, num_classes, int(value if value is not None else cfg.run.seed), **space)
-        return arch
-    raise UserError(f"unknown baseline {name!r}; expected one of {', '.join(BASELINES)}")
-
-
 def main(args: argparse.Namespace) -> int:
     cfg, out = resolve_run(args, config_required=True)
+    if args.baseline:
+        kind, _ = check_baseline_name(args.baseline, "--baseline")
+        if kind in SEARCHED:  # a co-search of its own, then the same training
+            plan = plan_baseline(args.baseline, cfg, num_classes=0, size=(1, 1))
+            return launch(plan.config, out, args.resume, STAGES["run"], f"report: {out / 'report.md'}")
     name = "derived" if args.arch else args.baseline.partition(":")[0]
 
     def initial(splits) -> dict[str, Any]:
-        arch = supernet.load_arch(args.arch) if args.arch else baseline(args.baseline, cfg, splits.num_classes)
+        if args.arch:
+            arch = supernet.load_arch(args.arch)
+        else:
+            ref = None
+            if args.match:
+                size = tuple(cfg.cost.input_size or splits.test_size)
+                ref = arch_macs(supernet.load_arch(args.match), size, cfg.cost.targets[0])
+            arch = plan_baseline(args.baseline, cfg, splits.num_classes, tuple(cfg.cost.input_size or splits.test_size),
+                                 ref).arch
         if arch["num_classes"] != splits.num_classes:
             raise UserError(f"the arch has {arch['num_classes']} classes, the dataset {splits.num_classes}")
         gate_source = supernet.load_arch(args.gates) if args.gates else arch
