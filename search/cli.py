@@ -9,7 +9,7 @@ import importlib
 import sys
 
 # command name -> module under search.commands; the order is the order of --help
-COMMANDS = ["run", "search", "derive", "train", "eval", "compare", "cost", "targets", "calibrate"]
+COMMANDS = ["run", "search", "derive", "train", "eval", "compare", "sweep", "cost", "targets", "calibrate"]
 
 
 class UserError(Exception):

@@ -95,7 +95,7 @@ def baselines_phase(session: Session, splits: Splits) -> dict[str, Any]:
         stages = PHASES if plan.arch is None else STAGES["train"]
         _open_and_run(plan.config, out, stages, session.stop, initial, run.echo)
         sub = _read_report(session, out / "report.json")
-        runs.append({**sub["runs"][0], "name": name, "run_dir": str(out.relative_to(run.path)), "matched": plan.matched})
+        runs.append({**sub["runs"][0], "name": name, "dir": str(out.relative_to(run.path)), "matched": plan.matched})
     report["runs"] = runs
     if run.main:
         run.write_json("report.json", report)

@@ -59,6 +59,41 @@ def markdown_table(runs: Sequence[Mapping[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def relative_table(runs: Sequence[Mapping[str, Any]], reference: str = "full") -> str:
+    """Each run against the ``reference`` run of its own run directory: mIoU change in points,
+    inference and training energy change in % per target ("" when no run is named ``reference``).
+
+    >>> full = {"name": "full", "miou": 0.5, "inference": {"t": {"energy_j": 2.0}}, "training": {"t": {"energy_j": 4.0}}}
+    >>> d = {"name": "derived", "miou": 0.49, "inference": {"t": {"energy_j": 1.0}}, "training": {"t": {"energy_j": 1.0}}}
+    >>> relative_table([d, full]).splitlines()[2]
+    '| derived | -1.00 | -50.0 | -75.0 |'
+    """
+    refs = {r.get("run_dir"): r for r in runs if r["name"] == reference}
+    if not refs:
+        return ""
+    targets = _targets(runs)
+    head = ["run", f"mIoU vs {reference} (points)"]
+    for t in targets:
+        head += [f"{t} inf. energy vs {reference} %", f"{t} train energy vs {reference} %"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for run in runs:
+        ref = refs.get(run.get("run_dir"))
+        if ref is None:
+            continue
+        row = [run.get("label", run["name"]), _fmt(_delta(run.get("miou"), ref.get("miou")), 100, "{:+.2f}")]
+        for t in targets:
+            for key in ("inference", "training"):
+                a = run.get(key, {}).get(t, {}).get("energy_j")
+                b = ref.get(key, {}).get(t, {}).get("energy_j")
+                row.append(_fmt(None if a is None or not b else a / b - 1, 100, "{:+.1f}"))
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
+def _delta(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
 def _fmt(value: Any, scale: float, fmt: str) -> str:
     return "–" if value is None else fmt.format(value * scale)
 
@@ -66,6 +101,9 @@ def _fmt(value: Any, scale: float, fmt: str) -> str:
 def markdown_report(report: Mapping[str, Any], arch: Mapping[str, Any] | None = None) -> str:
     """report.md: the results table, per-class IoU, data slimming and the chosen arch."""
     out = ["# cosearch report", "", markdown_table(report["runs"]), ""]
+    relative = relative_table(report["runs"])
+    if relative:
+        out += ["## Against the full network", "", relative, ""]
     names = report.get("class_names") or []
     for run in report["runs"]:
         if run.get("iou"):

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..cli import UserError
 from ..plots import pareto_plot
-from ..report import markdown_table
+from ..report import markdown_table, relative_table
 from ..rundir import write_json, write_text_atomic
 
 HELP = "compare runs: a markdown table and Pareto plots (mIoU against inference and training energy)"
@@ -43,6 +43,9 @@ def main(args: argparse.Namespace) -> int:
     runs = collect(args.run_dirs)
     args.out.mkdir(parents=True, exist_ok=True)
     table = markdown_table(runs)
+    relative = relative_table(runs)
+    if relative:
+        table += "\n\n" + relative
     write_text_atomic(args.out / "compare.md", "# cosearch comparison\n\n" + table + "\n\n"
                       "![inference](pareto.png)\n\n![training](pareto_training.png)\n")
     write_json(args.out / "compare.json", {"runs": runs})
