@@ -94,8 +94,9 @@ def matched_resolution(family: str, num_classes: int, space: dict[str, Any], siz
                        target: str = "jetson_tx2") -> tuple[float, dict[str, Any], float]:
     """``(scale, arch, macs)``: the full network at the input scale whose MACs are nearest ``goal``
     (the scale rounded to 1/1000)."""
-    return _bisect(lambda s: supernet.baseline_arch(family, num_classes, inference_scale=round(s, 3), **space),
-                   lambda a: arch_macs(a, size, target), goal, 1 / 16, 1.0, 1 / 512)
+    s, arch, macs = _bisect(lambda s: supernet.baseline_arch(family, num_classes, inference_scale=round(s, 3), **space),
+                            lambda a: arch_macs(a, size, target), goal, 1 / 16, 1.0, 1 / 512)
+    return round(s, 3), arch, macs
 
 
 def matched_random(family: str, num_classes: int, space: dict[str, Any], size: Sequence[int], goal: float,
@@ -153,7 +154,7 @@ def plan_baseline(name: str, cfg: Config, num_classes: int, size: Sequence[int],
             arch = supernet.baseline_arch(family, num_classes, inference_scale=value, **space)
             return BaselinePlan(name, sub, arch, {"inference_scale": value})
         s, arch, macs = matched_resolution(family, num_classes, space, size, reference_macs, target)
-        return BaselinePlan(name, sub, arch, {**goal, "macs": macs, "inference_scale": round(s, 3)})
+        return BaselinePlan(name, sub, arch, {**goal, "macs": macs, "inference_scale": s})
     scales = cfg.search.inference_scales
     if value is not None:
         return BaselinePlan(name, sub, random_arch_at_scale(family, num_classes, space, int(value), scales),
