@@ -79,7 +79,7 @@ def train(model, split: Split, args, gate: DataGate | None = None, prober: Probe
                 loss = per_image_loss(model(images), masks).mean()
             else:
                 with torch.no_grad():
-                    sample, probs = gate.sample(split.features[idx], tau=1.0, generator=gen)
+                    sample, probs = gate.sample(split.features[idx], tau=1.0, generator=gen, explore=args.explore)
                 choice = sample.argmax(1)
                 loss = gated_loss(model, images, masks, choice, gate.loss_weights(sample, probs), ACTIONS)
             if loss.requires_grad:
@@ -125,6 +125,7 @@ def main() -> None:
     p.add_argument("--probe-every", type=int, default=6, help="steps between probes")
     p.add_argument("--probe-epochs", type=int, default=6, help="probe (and learn the gate) in these first epochs")
     p.add_argument("--buffer", type=int, default=128, help="gate steps use the most recent probed images")
+    p.add_argument("--explore", type=float, default=0.0, help="uniform share mixed into the gate's sampling")
     p.add_argument("--target", default="jetson_tx2")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -200,7 +201,7 @@ def report(r: dict) -> str:
         f"(settings: {a['family']} width {a['width']}, synthetic {a['image_size'][0]}x{a['image_size'][1]}, "
         f"{a['train']} train / {a['val']} val images, {a['epochs']} epochs, batch {a['batch']}, AdamW lr {a['lr']}, "
         f"lambda_train {a['lambda_train']}, probes of {a['probe_images']} images every {a['probe_every']} steps "
-        f"in the first {a['probe_epochs']} epochs, gate buffer {a['buffer']}, target {a['target']}, seed {a['seed']}); "
+        f"in the first {a['probe_epochs']} epochs, gate buffer {a['buffer']}, explore {a.get('explore', 0.0)}, target {a['target']}, seed {a['seed']}); "
         f"wall time {r['wall_s'] / 60:.1f} min.", "",
         "| run | val mIoU (full-res eval) | mIoU by complexity quarter | training MACs | training energy (J) | wall (s) |",
         "|---|---|---|---|---|---|"]

@@ -101,11 +101,14 @@ class DataGate(nn.Module):
         return self.net((features - self.feature_mean) / self.feature_std)
 
     def sample(self, features: Tensor, tau: float, hard: bool = True,
-               generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+               generator: torch.Generator | None = None, explore: float = 0.0) -> tuple[Tensor, Tensor]:
         """``(sample, probs)``, both (N, K): a Gumbel-softmax sample (one-hot when ``hard``,
-        straight-through) and the softmax probabilities."""
-        logits = self(features)
-        return gumbel_softmax(logits, tau, hard, generator), F.softmax(logits, dim=-1)
+        straight-through) and the probabilities it was drawn from. ``explore`` mixes that
+        fraction of the uniform distribution in, so every resolution keeps being trained on."""
+        probs = F.softmax(self(features), dim=-1)
+        if explore:
+            probs = (1 - explore) * probs + explore / probs.shape[-1]
+        return gumbel_softmax(probs.log(), tau, hard, generator), probs
 
     def choose(self, features: Tensor) -> Tensor:
         """The most likely action index per image (N,), for deployment and reports."""

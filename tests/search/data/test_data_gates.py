@@ -165,3 +165,14 @@ def test_inference_resolution():
     assert res.choose() == 0.5 and res.to_dict()["inference_scale"] == 0.5
     with pytest.raises(ValueError):
         InferenceResolution((0.5, 0.5))
+
+
+def test_explore_mixes_in_uniform():
+    gate = DataGate(num_features=2)
+    with torch.no_grad():
+        gate.net[-1].bias.copy_(torch.tensor([-20.0, -20.0, -20.0, 20.0]))
+    feats = torch.zeros(4000, 2)
+    sample, probs = gate.sample(feats, tau=1.0, generator=torch.Generator().manual_seed(0), explore=0.2)
+    assert torch.allclose(probs[0], torch.tensor([0.05, 0.05, 0.05, 0.85]), atol=1e-6)
+    assert torch.allclose(sample.mean(0), probs[0], atol=0.02)
+    assert gate.sample(feats[:5], tau=1.0)[0].argmax(1).eq(3).all()
