@@ -116,13 +116,21 @@ def main() -> int:
         figs = args.results / f"benchmark_{family}"
         cmd = run_cmd(family, out / "run")
         commands.append(" ".join(cmd[:-1] if cmd[-1] == "--resume" else cmd))
-        wall = {"run": sh([python, *cmd[1:]], log)}
+        walls = out / "wall.json"  # the first, uninterrupted measurement of each step is kept
+        wall = json.loads(walls.read_text()) if walls.exists() else {}
+
+        def timed(key: str, command: list[str]) -> None:
+            seconds = sh([python, *command[1:]], log)
+            wall.setdefault(key, seconds)
+            walls.write_text(json.dumps(wall))
+
+        timed("run", cmd)
         sweep = None
         if not args.no_sweep:
             sweep_cmd = ["python", "-m", "search", "sweep", f"experiments/configs/benchmark_{family}.yaml",
                          "--values", args.values, "--widths", args.widths, "--out", str(out / "sweep"), "baselines=[]"]
             commands.append(" ".join(sweep_cmd))
-            wall["sweep"] = sh([python, *sweep_cmd[1:]], log)
+            timed("sweep", sweep_cmd)
             sweep = json.loads((out / "sweep" / "sweep.json").read_text())
         cmp_cmd = ["python", "-m", "search", "compare", str(out / "run"), "--out", str(figs)]
         commands.append(" ".join(cmp_cmd))

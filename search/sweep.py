@@ -15,7 +15,7 @@ with at least its mIoU. ``margins`` gives, per uniform point, that best mIoU min
 >>> u = [{"name": "u1", "miou": 0.5, "inference": {"t": {"energy_j": 2.0}}},
 ...      {"name": "u2", "miou": 0.4, "inference": {"t": {"energy_j": 0.5}}}]
 >>> dominance(d, u, "t")
-{'margins': {'u1': 0.1, 'u2': None}, 'compared': 1, 'dominated': 1, 'dominates': True}
+{'margins': {'u2': None, 'u1': 0.1}, 'compared': 1, 'dominated': 1, 'dominates': True}
 """
 from __future__ import annotations
 

@@ -4,8 +4,8 @@ import importlib
 
 import pytest
 
-MODULES = ["batches", "checkpoint", "config", "costs", "distributed", "evaluate", "gated", "interrupt", "metrics",
-           "pipeline", "plots", "progress", "report", "retrain", "runargs", "rundir", "session", "splits"]
+MODULES = ["baselines", "batches", "checkpoint", "config", "costs", "distributed", "evaluate", "gated", "interrupt", "metrics",
+           "pipeline", "plots", "progress", "report", "retrain", "runargs", "rundir", "session", "splits", "sweep"]
 
 
 @pytest.mark.parametrize("name", MODULES)
