@@ -31,7 +31,7 @@ from .cosearch import CoSearch, gate_from_description, summarize_gate
 from .costs import inference_costs, training_costs
 from .distributed import broadcast_object, check_synchronised, teardown
 from .evaluate import evaluate
-from .interrupt import StopFlag, stop_on_signals
+from .interrupt import Interrupted, StopFlag, stop_on_signals
 from .plots import pareto_plot
 from .report import build_report, markdown_report, run_entry
 from .retrain import Retrain
@@ -93,7 +93,10 @@ def baselines_phase(session: Session, splits: Splits) -> dict[str, Any]:
             def initial(s: Splits, arch: dict[str, Any] = plan.arch) -> dict[str, Any]:
                 return initial_train_state(arch, name, None, s, cfg.run.seed)
         stages = PHASES if plan.arch is None else STAGES["train"]
-        _open_and_run(plan.config, out, stages, session.stop, initial, run.echo)
+        try:
+            _open_and_run(plan.config, out, stages, session.stop, initial, run.echo)
+        except Interrupted:  # the parent's checkpoint (phase "baselines") continues the nested run
+            raise Interrupted(f"stopped in baseline {name}; continue with --resume --out {run.path}") from None
         sub = _read_report(session, out / "report.json")
         runs.append({**sub["runs"][0], "name": name, "dir": str(out.relative_to(run.path)), "matched": plan.matched})
     report["runs"] = runs

@@ -51,12 +51,9 @@ def main(args: argparse.Namespace) -> int:
         if args.arch:
             arch = supernet.load_arch(args.arch)
         else:
-            ref = None
-            if args.match:
-                size = tuple(cfg.cost.input_size or splits.test_size)
-                ref = arch_macs(supernet.load_arch(args.match), size, cfg.cost.targets[0])
-            arch = plan_baseline(args.baseline, cfg, splits.num_classes, tuple(cfg.cost.input_size or splits.test_size),
-                                 ref).arch
+            size = tuple(cfg.cost.input_size or splits.test_size)
+            ref = arch_macs(supernet.load_arch(args.match), size, cfg.cost.targets[0]) if args.match else None
+            arch = plan_baseline(args.baseline, cfg, splits.num_classes, size, ref).arch
         if arch["num_classes"] != splits.num_classes:
             raise UserError(f"the arch has {arch['num_classes']} classes, the dataset {splits.num_classes}")
         gate_source = supernet.load_arch(args.gates) if args.gates else arch

@@ -83,3 +83,16 @@ def test_run_reports_every_baseline(tmp_path):
     # a finished run with baselines resumes to "already complete"
     code, _, stderr = run_cli("run", "--resume", "--out", out)
     assert code == 0 and "already complete" in stderr
+
+
+def test_train_matches_an_arch(tmp_path):
+    target = supernet.baseline_arch("deeplabv3plus", 4, width_mult=0.5, **SPACE)
+    supernet.save_arch(target, tmp_path / "arch.json")
+    out = tmp_path / "u"
+    code, _, stderr = run_cli("train", TINY, "--baseline", "uniform", "--match", tmp_path / "arch.json",
+                              "--out", out, f"data.cache_dir={tmp_path / 'cache'}")
+    assert code == 0, stderr
+    run = json.loads((out / "report.json").read_text())["runs"][0]
+    assert run["inference"]["jetson_tx2"]["macs"] == arch_macs(target, SIZE)
+    code, _, stderr = run_cli("train", TINY, "--baseline", "uniform", "--out", tmp_path / "v")
+    assert code != 0 and "--match" in stderr
