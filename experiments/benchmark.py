@@ -42,10 +42,17 @@ def sh(cmd: list[str], log: Path) -> float:
     return time.perf_counter() - t0
 
 
-def run_cmd(family: str, out: Path) -> list[str]:
+def run_cmd(family: str, out: Path, *overrides: str) -> list[str]:
     cfg = f"experiments/configs/benchmark_{family}.yaml"
     resume = ["--resume"] if (out / "checkpoints" / "last.pt").exists() else []
-    return ["python", "-m", "search", "run", cfg, "--out", str(out), *resume]
+    return ["python", "-m", "search", "run", cfg, *overrides, "--out", str(out), *resume]
+
+
+def goal_table(rows: list[dict[str, Any]]) -> str:
+    table = ["| goal | target | measured | needed | met |", "|---|---|---|---|---|"]
+    table += [f"| {r['goal']} | {r['target']} | {r['value']} | {r['needed']} | {'yes' if r['met'] else '**no**'} |"
+              for r in rows]
+    return "\n".join(table)
 
 
 def checks(report: dict[str, Any], sweep: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -103,6 +110,7 @@ def main() -> int:
     p.add_argument("--values", default="0.1,0.5,2", help="lambda_inf values of the sweep")
     p.add_argument("--widths", default="0.25,0.5,0.75,1.0", help="uniform curve width multipliers")
     p.add_argument("--no-sweep", action="store_true", help="skip the sweep (its goal is then reported not run)")
+    p.add_argument("--fresh", default="", help="families to run again with train.init=fresh (a fairness check)")
     p.add_argument("--out", type=Path, default=ROOT / "runs" / "benchmark", help="run directories")
     p.add_argument("--results", type=Path, default=ROOT / "experiments" / "results")
     args = p.parse_args()
@@ -140,16 +148,26 @@ def main() -> int:
             shutil.copy(out / "sweep" / "sweep.md", figs / "sweep.md")
         report = json.loads((out / "run" / "report.json").read_text())
         rows = checks(report, sweep)
-        table = ["| goal | target | measured | needed | met |", "|---|---|---|---|---|"]
-        table += [f"| {r['goal']} | {r['target']} | {r['value']} | {r['needed']} | {'yes' if r['met'] else '**no**'} |"
-                  for r in rows]
         compare_md = (figs / "compare.md").read_text().split("\n", 2)[2].split("![")[0].strip()
         rel = figs.relative_to(args.results) if figs.is_relative_to(args.results) else figs
         sections += [f"## {family}", "", f"wall time: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in wall.items()),
-                     "", "\n".join(table), "", compare_md, "",
+                     "", goal_table(rows), "", compare_md, "",
                      f"![inference]({rel}/pareto.png)", "", f"![training]({rel}/pareto_training.png)", ""]
         if sweep is not None:
             sections += [f"![sweep]({rel}/sweep.png) (details: {rel}/sweep.md)", ""]
+        if family in args.fresh.split(","):  # the same runs, every network retrained from fresh weights
+            fresh_cmd = run_cmd(family, out / "fresh", "train.init=fresh")
+            commands.append(" ".join(fresh_cmd[:-1] if fresh_cmd[-1] == "--resume" else fresh_cmd))
+            sh([python, *fresh_cmd[1:]], log)
+            fresh = json.loads((out / "fresh" / "report.json").read_text())
+            fresh_figs = args.results / f"benchmark_{family}_fresh"
+            sh([python, "-m", "search", "compare", str(out / "fresh"), "--out", str(fresh_figs)], log)
+            fresh_md = (fresh_figs / "compare.md").read_text().split("\n", 2)[2].split("![")[0].strip()
+            sections += [f"### {family}, every network retrained from fresh weights (train.init=fresh)", "",
+                         "The derived network above starts its retraining from the supernet's weights "
+                         "(train.init=inherit, the configs' default), the fixed baselines from fresh ones. Here "
+                         "every network starts fresh:", "", goal_table(checks(fresh, None)[:-len(TARGETS)]), "",
+                         fresh_md, ""]
         print(f"{family}: " + "; ".join(f"{r['goal']} {r['target']}: {r['value']} ({'met' if r['met'] else 'MISSED'})"
                                         for r in rows), flush=True)
     head = ["# Benchmark: co-search against fixed baselines (synthetic, CPU)", "",
@@ -161,7 +179,7 @@ def main() -> int:
             "data-gate action chose; dropped images cost nothing); the co-search itself is not counted.", "",
             "Reproduce (from the repository root):", "", "```",
             f".venv/bin/python experiments/benchmark.py --families {','.join(families)} --values {args.values} "
-            f"--widths {args.widths}", "# which runs:", *commands, "```", ""]
+            f"--widths {args.widths}" + (f" --fresh {args.fresh}" if args.fresh else ""), "# which runs:", *commands, "```", ""]
     args.results.mkdir(parents=True, exist_ok=True)
     (args.results / "benchmark.md").write_text("\n".join(head + sections))
     print(f"wrote {args.results / 'benchmark.md'}")
