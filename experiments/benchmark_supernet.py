@@ -164,6 +164,7 @@ def main() -> int:
         out = measure_time(family, args) if what == "time" else measure_memory(family, kind[0], args)
         print(json.dumps(out))
         return 0
+    load_start = Path("/proc/loadavg").read_text().split()[0]
     results = {f: {"times": {}, "peak_mib": {"supernet": [], "widest": []}} for f in args.families}
     for r in range(args.rounds):
         for family in args.families:
@@ -177,7 +178,8 @@ def main() -> int:
                   f"  widest {statistics.median(t['widest']) * 1e3:7.1f} ms  peak "
                   f"{results[family]['peak_mib']['supernet'][-1]:.1f} / {results[family]['peak_mib']['widest'][-1]:.1f}"
                   f" MiB", flush=True)
-    report = render(results, args, machine(args.threads))
+    load = f"1-minute load average {load_start} at the start, {Path('/proc/loadavg').read_text().split()[0]} at the end"
+    report = render(results, args, f"{machine(args.threads)}; {load}")
     args.out.write_text(report)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
     print(report)
