@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -42,10 +43,15 @@ def sh(cmd: list[str], log: Path) -> float:
     return time.perf_counter() - t0
 
 
+def rel(path: Path) -> str:
+    """``path`` relative to the repository root (for the commands shown), when it is inside it."""
+    return os.path.relpath(path, ROOT) if Path(path).resolve().is_relative_to(ROOT) else str(path)
+
+
 def run_cmd(family: str, out: Path, *overrides: str) -> list[str]:
     cfg = f"experiments/configs/benchmark_{family}.yaml"
     resume = ["--resume"] if (out / "checkpoints" / "last.pt").exists() else []
-    return ["python", "-m", "search", "run", cfg, *overrides, "--out", str(out), *resume]
+    return ["python", "-m", "search", "run", cfg, *overrides, "--out", rel(out), *resume]
 
 
 def goal_table(rows: list[dict[str, Any]]) -> str:
@@ -99,7 +105,6 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    import os
     return (f"{platform.platform()}, {cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
             f"torch {torch.__version__}, 1 intra-op thread per run (run.threads=1)")
 
@@ -136,11 +141,11 @@ def main() -> int:
         sweep = None
         if not args.no_sweep:
             sweep_cmd = ["python", "-m", "search", "sweep", f"experiments/configs/benchmark_{family}.yaml",
-                         "--values", args.values, "--widths", args.widths, "--out", str(out / "sweep"), "baselines=[]"]
+                         "--values", args.values, "--widths", args.widths, "--out", rel(out / "sweep"), "baselines=[]"]
             commands.append(" ".join(sweep_cmd))
             timed("sweep", sweep_cmd)
             sweep = json.loads((out / "sweep" / "sweep.json").read_text())
-        cmp_cmd = ["python", "-m", "search", "compare", str(out / "run"), "--out", str(figs)]
+        cmp_cmd = ["python", "-m", "search", "compare", rel(out / "run"), "--out", rel(figs)]
         commands.append(" ".join(cmp_cmd))
         sh([python, *cmp_cmd[1:]], log)
         if sweep is not None:
