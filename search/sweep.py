@@ -19,6 +19,7 @@ with at least its mIoU. ``margins`` gives, per uniform point, that best mIoU min
 """
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -41,10 +42,8 @@ def sweep_dirs(out: Path, values: Sequence[float], widths: Sequence[float]) -> t
 
 def run_sweep(cfg: Config, out: Path, values: Sequence[float], widths: Sequence[float]) -> dict[str, Any]:
     """Run (or resume) every sub-run, then write ``sweep.md``, ``sweep.json`` and ``sweep.png`` in ``out``."""
-    import copy  # noqa: PLC0415
-
-    from .pipeline import STAGES, initial_train_state, run_pipeline  # noqa: PLC0415 (torch-heavy)
-    from .baselines import plan_baseline  # noqa: PLC0415
+    from .baselines import plan_baseline  # noqa: PLC0415 (torch-heavy)
+    from .pipeline import STAGES, initial_train_state, run_pipeline  # noqa: PLC0415
 
     lam_dirs, uni_dirs = sweep_dirs(out, values, widths)
     for v, d in zip(values, lam_dirs):
