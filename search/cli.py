@@ -50,11 +50,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _input_errors() -> tuple[type[Exception], ...]:
+    """The project's own bad-input errors; any other exception is a bug and keeps its traceback."""
+    from cost_models.graph import ProfileError
+    from cost_models.target import TargetError
+    from cost_models.units import UnitError
+    from search.data.base import DataError
+    from supernet.space import ArchError
+
+    return (TargetError, UnitError, ProfileError, DataError, ArchError)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (UserError, ValueError, FileNotFoundError) as err:
+    except (UserError, FileNotFoundError, *_input_errors()) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

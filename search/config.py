@@ -190,6 +190,11 @@ def validate(cfg: Config, where: str = "config") -> Config:
         raise UserError(f"{where}: data.val_from_train must be in [0, 1), got {cfg.data.val_from_train!r}")
     if not cfg.cost.targets:
         raise UserError(f"{where}: cost.targets must name at least one target")
+    actions = cfg.search.gate_actions
+    _check_scales([a for a in actions if a != "drop"], actions, "search.gate_actions", "'drop' or scales", where)
+    if actions.count("drop") > 1:
+        raise UserError(f"{where}: search.gate_actions must not repeat an action, got {actions!r}")
+    _check_scales(cfg.search.inference_scales, cfg.search.inference_scales, "search.inference_scales", "scales", where)
     for name in cfg.baselines:
         check_baseline_name(name, f"{where}: baselines")
     if len(set(cfg.baselines)) != len(cfg.baselines):
@@ -219,6 +224,13 @@ def check_baseline_name(name: str, where: str = "baseline") -> tuple[str, float 
         what = "a seed (int >= 0)" if kind == "random" else "a number in (0, 1]"
         raise UserError(f"{where}: baseline {name!r}: expected {kind}:VALUE with VALUE {what}")
     return kind, value
+
+
+def _check_scales(values: list[Any], given: list[Any], key: str, what: str, where: str) -> None:
+    """``values``: at least one scale, all distinct numbers in (0, 1]; ``given`` is what the user wrote."""
+    ok = bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 for v in values)
+    if not ok or len(set(values)) != len(values):
+        raise UserError(f"{where}: {key} must be distinct {what} in (0, 1] with at least one scale, got {given!r}")
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

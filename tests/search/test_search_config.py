@@ -45,6 +45,11 @@ def test_default_config_file_loads():
     (["search.lambda_inf=-1"], "search.lambda_inf must be >= 0"),
     (["data.image_size=[8]"], "data.image_size must be [height, width]"),
     (["lambda"], "expected key=value"),
+    (["search.gate_actions=[drop, 2]"], "search.gate_actions must be distinct 'drop' or scales in (0, 1] with at least one scale, got ['drop', 2.0]"),
+    (["search.gate_actions=[drop]"], "search.gate_actions must be distinct"),
+    (["search.gate_actions=[drop, drop, 1.0]"], "search.gate_actions must not repeat an action"),
+    (["search.inference_scales=[0.5, 0.5]"], "search.inference_scales must be distinct scales"),
+    (["search.inference_scales=[]"], "search.inference_scales must be distinct scales"),
 ])
 def test_bad_overrides(overrides, needle):
     with pytest.raises(UserError, match=None) as err:

@@ -179,7 +179,7 @@ def test_resume_errors(cache, tmp_path):
     (["run", TINY, "model.family=unet"], "unknown family 'unet'"),
     (["run", TINY, "search.target=tpu"], "search.target: unknown target 'tpu'"),
     (["run", TINY, "cost.targets=[jetson_tx2, nope]"], "cost.targets: unknown target 'nope'"),
-    (["run", TINY, "search.gate_actions=[drop, 2.0]"], "gate action 2.0"),
+    (["run", TINY, "search.gate_actions=[drop, 2.0]"], "search.gate_actions must be distinct"),
     (["run", "missing.yaml"], "config file missing.yaml does not exist"),
     (["train", TINY, "--baseline", "huge"], "unknown baseline 'huge'"),
     (["derive", "no/such/run"], "does not exist"),
