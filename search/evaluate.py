@@ -11,31 +11,14 @@ the label's full resolution before the argmax, so lost detail is paid for.
 """
 from __future__ import annotations
 
-from typing import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
+
+from supernet.gates import resize_images, upsample_logits
 
 from .distributed import DistEnv, all_reduce_sum, shard
 from .metrics import ConfusionMatrix
-
-
-def rescale(images: Tensor, scale: float) -> Tensor:
-    """Images ``NxCxHxW`` resized by ``scale`` (bilinear, antialiased when shrinking)."""
-    if scale == 1.0:
-        return images
-    h, w = images.shape[-2:]
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
-    return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
-
-
-def full_res_logits(model: nn.Module, images: Tensor, scale: float, size: Sequence[int]) -> Tensor:
-    """Logits of ``model`` on ``images`` shrunk by ``scale``, resized to ``size`` = (H, W)."""
-    logits = model(rescale(images, scale))
-    if tuple(logits.shape[-2:]) != tuple(size):
-        logits = F.interpolate(logits, size=tuple(size), mode="bilinear", align_corners=False)
-    return logits
 
 
 def load_item(dataset, index: int) -> tuple[Tensor, Tensor]:
@@ -65,7 +48,7 @@ def evaluate(model: nn.Module, dataset, num_classes: int, scale: float = 1.0, ba
         for group in by_size.values():
             images = torch.stack([im for im, _ in group]).to(device)
             masks = torch.stack([m for _, m in group])
-            pred = full_res_logits(model, images, scale, masks.shape[-2:]).argmax(1).cpu()
+            pred = upsample_logits(model(resize_images(images, scale)), masks.shape[-2:]).argmax(1).cpu()
             cm.update(pred, masks)
     if env is not None:
         cm.mat = all_reduce_sum(cm.mat, env)
