@@ -11,7 +11,6 @@ the label's full resolution before the argmax, so lost detail is paid for.
 """
 from __future__ import annotations
 
-
 import torch
 from torch import Tensor, nn
 
