@@ -29,6 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .supernet import scaled_size
+
 Action = Union[str, float]
 DEFAULT_ACTIONS: tuple[Action, ...] = ("drop", 0.5, 0.75, 1.0)
 IGNORE_INDEX = 255
@@ -172,7 +174,7 @@ def resize_images(images: Tensor, scale: float) -> Tensor:
     if scale == 1.0:
         return images
     h, w = images.shape[-2:]
-    size = (max(1, round(h * scale)), max(1, round(w * scale)))
+    size = (scaled_size(h, scale), scaled_size(w, scale))
     return F.interpolate(images, size=size, mode="bilinear", align_corners=False, antialias=scale < 1)
 
 

@@ -23,6 +23,8 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
+from supernet import scaled_size
+
 ProfileFn = Callable[..., Any]
 METRICS = ("macs", "energy_j")
 
@@ -46,7 +48,7 @@ class TrainingCost:
 
     def _size(self, scale: float) -> tuple[int, int]:
         h, w = self.image_size
-        return max(1, round(h * scale)), max(1, round(w * scale))
+        return scaled_size(h, scale), scaled_size(w, scale)
 
     def _cost(self, scale: float, training: bool) -> dict[str, float]:
         """Cost of one image at ``scale`` (a training step or a forward pass), cached."""
