@@ -154,12 +154,12 @@ def main() -> int:
         report = json.loads((out / "run" / "report.json").read_text())
         rows = checks(report, sweep)
         compare_md = (figs / "compare.md").read_text().split("\n", 2)[2].split("![")[0].strip()
-        rel = figs.relative_to(args.results) if figs.is_relative_to(args.results) else figs
+        link = figs.relative_to(args.results) if figs.is_relative_to(args.results) else figs
         sections += [f"## {family}", "", f"wall time: " + ", ".join(f"{k} {v / 60:.1f} min" for k, v in wall.items()),
                      "", goal_table(rows), "", compare_md, "",
-                     f"![inference]({rel}/pareto.png)", "", f"![training]({rel}/pareto_training.png)", ""]
+                     f"![inference]({link}/pareto.png)", "", f"![training]({link}/pareto_training.png)", ""]
         if sweep is not None:
-            sections += [f"![sweep]({rel}/sweep.png) (details: {rel}/sweep.md)", ""]
+            sections += [f"![sweep]({link}/sweep.png) (details: {link}/sweep.md)", ""]
         if family in args.fresh.split(","):  # the same runs, every network retrained from fresh weights
             fresh_cmd = run_cmd(family, out / "fresh", "train.init=fresh")
             commands.append(" ".join(fresh_cmd[:-1] if fresh_cmd[-1] == "--resume" else fresh_cmd))
