@@ -148,6 +148,13 @@ def machine_info(threads: int) -> dict[str, str]:
             "torch": torch.__version__, "threads": str(threads)}
 
 
+def machine_summary(threads: int | None = None) -> str:
+    """:func:`machine_info` as one line, for the header of a benchmark's results."""
+    info = machine_info(torch.get_num_threads() if threads is None else threads)
+    return (f"{info['platform']}; CPU {info['cpu']}, {info['cores']} logical cores; caches {info['caches']}; "
+            f"Python {platform.python_version()}; torch {info['torch']}, {info['threads']} thread(s)")
+
+
 def cache_sizes() -> dict[str, int]:
     """Per-level data/unified cache sizes in bytes from sysfs (Linux), e.g. ``{"L2": 1048576}``."""
     sizes = {}

@@ -32,7 +32,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -125,15 +124,6 @@ def measure_memory(family: str, kind: str, args: argparse.Namespace) -> float:
     return max(peaks) / 1024
 
 
-def machine(threads: int) -> str:
-    import torch
-
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return (f"{platform.platform()}; CPU: {cpu} ({os.cpu_count()} logical cores, shared with other jobs while "
-            f"this ran); Python {platform.python_version()}; torch {torch.__version__}; torch threads {threads}")
-
-
 def _child(args: argparse.Namespace, *what: str, env: dict | None = None):
     cmd = [sys.executable, __file__, "--child", *what] + sum(
         ([f"--{k}", str(getattr(args, k))] for k in ("batch", "height", "width", "classes", "warmup", "steps",
@@ -179,7 +169,10 @@ def main() -> int:
                   f"{results[family]['peak_mib']['supernet'][-1]:.1f} / {results[family]['peak_mib']['widest'][-1]:.1f}"
                   f" MiB", flush=True)
     load = f"1-minute load average {load_start} at the start, {Path('/proc/loadavg').read_text().split()[0]} at the end"
-    report = render(results, args, f"{machine(args.threads)}; {load}")
+    sys.path.insert(0, str(ROOT))
+    from cost_models.calibrate import machine_summary  # torch is imported late on purpose (see --child)
+
+    report = render(results, args, f"{machine_summary(args.threads)}; shared with other jobs while this ran; {load}")
     args.out.write_text(report)
     args.out.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
     print(report)

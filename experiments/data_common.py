@@ -2,7 +2,6 @@
 synthetic splits, a fixed baseline network, evaluation per image and per complexity quartile."""
 from __future__ import annotations
 
-import platform
 import sys
 import time
 from pathlib import Path
@@ -14,22 +13,10 @@ from torch import Tensor, nn
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import supernet  # noqa: E402
+from cost_models.calibrate import machine_summary as machine  # noqa: E402,F401 (re-exported)
 from search.data import build_dataset, complexity_features, complexity_score  # noqa: E402
 from search.metrics import ConfusionMatrix  # noqa: E402
 from supernet.gates import forward_at_scale  # noqa: E402
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{platform.platform()}; CPU {cpu}; torch {torch.__version__}; "
-            f"threads {torch.get_num_threads()}; python {platform.python_version()}")
 
 
 class Split:
