@@ -186,6 +186,9 @@ def main() -> int:
             f".venv/bin/python experiments/benchmark.py --families {','.join(families)} --values {args.values} "
             f"--widths {args.widths}" + (f" --fresh {args.fresh}" if args.fresh else ""), "# which runs:", *commands, "```", ""]
     args.results.mkdir(parents=True, exist_ok=True)
+    notes = args.results / "benchmark_notes.md"  # hand-written reading of the results, if any
+    if notes.exists():
+        head += [notes.read_text(), ""]
     (args.results / "benchmark.md").write_text("\n".join(head + sections))
     print(f"wrote {args.results / 'benchmark.md'}")
     return 0
