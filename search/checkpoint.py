@@ -12,16 +12,16 @@ state dicts, the derived arch, ...).
 """
 from __future__ import annotations
 
-import os
 import pickle
 import random
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
+
+from supernet.files import atomic_write
 
 from .cli import UserError
 from .config import diff_configs, flatten
@@ -64,18 +64,7 @@ def make_checkpoint(config: dict[str, Any], phase: str, step: int, state: dict[s
 
 def save_checkpoint(path: str | Path, checkpoint: dict[str, Any]) -> None:
     """Write to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(checkpoint, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda tmp: torch.save(checkpoint, tmp))
 
 
 def load_checkpoint(path: str | Path, config: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from datetime import datetime
@@ -23,6 +22,8 @@ from pathlib import Path
 from typing import Any, Mapping
 
 import torch
+
+from supernet.files import atomic_write
 
 CHECKPOINT = "checkpoints/last.pt"
 
@@ -37,9 +38,7 @@ def default_run_dir(root: str | Path = "runs") -> Path:
 
 
 def write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def write_json(path: Path, data: Any) -> None:

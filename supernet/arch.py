@@ -19,7 +19,6 @@ import functools
 import json
 import os
 import random
-import tempfile
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from .families import FAMILIES, build_family
+from .files import atomic_write
 from .sites import KEEP_OPTIONS
 from .space import ArchError, Space
 
@@ -154,11 +154,7 @@ def save_arch(arch: Mapping[str, Any], path: str | os.PathLike) -> None:
     """Validate and write ``arch`` as JSON (atomically: a temporary file renamed)."""
     arch = validate_arch(dict(arch))
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(arch, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    atomic_write(path, lambda tmp: tmp.write_text(json.dumps(arch, indent=1) + "\n"))
 
 
 def load_arch(path: str | os.PathLike) -> dict:

@@ -20,20 +20,13 @@ without this project::
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 from torch import Tensor, nn
 
 from .arch import ArchError, build_from_arch, validate_arch
-
-
-def _atomic(path: str | os.PathLike, write) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+from .files import atomic_write
 
 
 def save_derived(model: nn.Module, arch: Mapping[str, Any], path_pt: str | os.PathLike,
@@ -41,7 +34,7 @@ def save_derived(model: nn.Module, arch: Mapping[str, Any], path_pt: str | os.Pa
     """Write ``derived.pt`` and (unless ``path_pt2`` is None) ``derived.pt2`` for ``model``."""
     arch = validate_arch(dict(arch))
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    _atomic(path_pt, lambda p: torch.save({"arch": arch, "state_dict": state}, p))
+    atomic_write(path_pt, lambda p: torch.save({"arch": arch, "state_dict": state}, p))
     if path_pt2 is None:
         return
     was_training = model.training
@@ -51,7 +44,7 @@ def save_derived(model: nn.Module, arch: Mapping[str, Any], path_pt: str | os.Pa
             program = torch.export.export(model, (example_input,))
     finally:
         model.train(was_training)
-    _atomic(path_pt2, lambda p: torch.export.save(program, p))
+    atomic_write(path_pt2, lambda p: torch.export.save(program, p))
 
 
 def load_derived(path_pt: str | os.PathLike) -> tuple[nn.Module, dict]:

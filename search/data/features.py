@@ -29,7 +29,6 @@ torch.Size([3, 8])
 from __future__ import annotations
 
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -39,6 +38,8 @@ import torch.nn.functional as F
 from scipy import ndimage
 from torch import Tensor
 from tqdm import tqdm
+
+from supernet.files import atomic_write
 
 from .base import SegDataset, digest
 
@@ -132,15 +133,7 @@ def complexity_features(dataset: SegDataset, cache_dir: str | Path | None = None
             for i in tqdm(range(len(dataset)), desc="complexity features", unit="img",
                           disable=not progress or len(dataset) < 200)]
     feats = np.stack(rows).astype(np.float32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, features=feats, names=np.array(FEATURE_NAMES))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_write(path, lambda tmp: np.savez(tmp, features=feats, names=np.array(FEATURE_NAMES)))
     return torch.from_numpy(feats)
 
 

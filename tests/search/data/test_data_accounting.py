@@ -41,7 +41,6 @@ def test_per_image_cost_cached_per_resolution():
 
 def test_upsampling_logits_to_full_labels_is_charged():
     acc, _ = make()
-    full = acc.image_cost(1.0)
     half = acc.image_cost(0.5)
     assert half["macs"] == 3 * 8 * 16  # resizing is not a MAC ...
     assert half["energy_j"] > 8 * 16 * 1e-9  # ... but it costs energy on top of the network's
