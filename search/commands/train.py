@@ -13,7 +13,8 @@ from ..config import check_baseline_name
 from ..pipeline import STAGES, initial_train_state
 from ..runargs import add_run_arguments, launch, resolve_run
 
-HELP = "train a fixed network (an arch.json or a named baseline) with fresh weights, evaluate, cost, report"
+HELP = ("train a fixed network (an arch.json or a named baseline) with fresh weights, evaluate, cost, report; "
+        "network_only and data_only run their own co-search first")
 BASELINES = {"full": "width 1.0, every branch, scale 1.0",
              "uniform[:W]": "every width times W; without W, matched to --match's inference MACs by bisection",
              "resolution[:S]": "the full network, trained and run at input scale S; without S, matched to --match",
