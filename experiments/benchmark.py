@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import subprocess
 import sys
@@ -23,7 +22,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from cost_models.calibrate import machine_summary  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = ("deeplabv3plus", "pspnet", "multires")
@@ -97,16 +97,7 @@ def checks(report: dict[str, Any], sweep: dict[str, Any] | None) -> list[dict[st
 
 
 def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return (f"{platform.platform()}, {cpu}, {os.cpu_count()} logical CPUs, Python {platform.python_version()}, "
-            f"torch {torch.__version__}, 1 intra-op thread per run (run.threads=1)")
+    return machine_summary(threads=1) + " per run (run.threads=1)"
 
 
 def main() -> int:
