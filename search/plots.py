@@ -19,6 +19,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
 
+def save_figure(fig: plt.Figure, path: str | Path) -> Path:
+    """Lay out, write as PNG and close ``fig``; returns the path."""
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
 def pareto_front(points: Sequence[tuple[float, float]]) -> list[tuple[float, float]]:
     """The points no other point beats on both lower cost (x) and higher accuracy (y), by cost."""
     front, best = [], float("-inf")
@@ -60,8 +69,4 @@ def pareto_plot(runs: Sequence[Mapping[str, Any]], path: str | Path, key: str = 
         ax.set_xlabel(f"{key} energy per {'image' if key == 'inference' else 'run'} (mJ)")
         ax.set_ylabel("mIoU (%)")
         ax.grid(alpha=0.3)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)

@@ -23,13 +23,8 @@ import copy
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from .config import Config  # noqa: E402
-from .plots import pareto_front  # noqa: E402
+from .config import Config
+from .plots import pareto_front, plt, save_figure
 
 
 def _fmt_value(v: float) -> str:
@@ -128,8 +123,4 @@ def curves_plot(series: Mapping[str, Sequence[Mapping[str, Any]]], path: str | P
         ax.set_ylabel("mIoU (%)")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
-    fig.tight_layout()
-    path = Path(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
