@@ -16,7 +16,7 @@ import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Optional, Union
+from typing import Any, Callable, Optional, Union
 
 import yaml
 
@@ -190,11 +190,12 @@ def validate(cfg: Config, where: str = "config") -> Config:
         raise UserError(f"{where}: data.val_from_train must be in [0, 1), got {cfg.data.val_from_train!r}")
     if not cfg.cost.targets:
         raise UserError(f"{where}: cost.targets must name at least one target")
-    actions = cfg.search.gate_actions
-    _check_scales([a for a in actions if a != "drop"], actions, "search.gate_actions", "'drop' or scales", where)
-    if actions.count("drop") > 1:
-        raise UserError(f"{where}: search.gate_actions must not repeat an action, got {actions!r}")
-    _check_scales(cfg.search.inference_scales, cfg.search.inference_scales, "search.inference_scales", "scales", where)
+    from supernet.gates import parse_actions, parse_scales  # noqa: PLC0415 (torch only when validating)
+
+    if cfg.search.gate_actions.count("drop") > 1:
+        raise UserError(f"{where}: search.gate_actions must not repeat an action, got {cfg.search.gate_actions!r}")
+    _check_with(parse_actions, cfg.search.gate_actions, "search.gate_actions", "'drop' or scales", where)
+    _check_with(parse_scales, cfg.search.inference_scales, "search.inference_scales", "scales", where)
     for name in cfg.baselines:
         check_baseline_name(name, f"{where}: baselines")
     if len(set(cfg.baselines)) != len(cfg.baselines):
@@ -226,11 +227,13 @@ def check_baseline_name(name: str, where: str = "baseline") -> tuple[str, float 
     return kind, value
 
 
-def _check_scales(values: list[Any], given: list[Any], key: str, what: str, where: str) -> None:
-    """``values``: at least one scale, all distinct numbers in (0, 1]; ``given`` is what the user wrote."""
-    ok = bool(values) and all(isinstance(v, (int, float)) and not isinstance(v, bool) and 0 < v <= 1 for v in values)
-    if not ok or len(set(values)) != len(values):
-        raise UserError(f"{where}: {key} must be distinct {what} in (0, 1] with at least one scale, got {given!r}")
+def _check_with(parse: Callable[[Any], Any], values: list[Any], key: str, what: str, where: str) -> None:
+    """Run the gates' own validator on ``values``; its ValueError becomes a UserError naming ``key``."""
+    try:
+        parse(values)
+    except ValueError:
+        raise UserError(f"{where}: {key} must be distinct {what} in (0, 1] with at least one scale, "
+                        f"got {values!r}") from None
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

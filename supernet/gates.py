@@ -52,6 +52,16 @@ def parse_actions(actions: Sequence[Action]) -> tuple[Action, ...]:
     return tuple(out)
 
 
+def parse_scales(scales: Sequence[float]) -> tuple[float, ...]:
+    """Validate inference scales: at least one, distinct, each in (0, 1]."""
+    if not all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in scales):
+        raise ValueError(f"inference scales {list(scales)}: expected numbers in (0, 1]")
+    out = tuple(float(s) for s in scales)
+    if not out or len(set(out)) != len(out) or not all(0 < s <= 1 for s in out):
+        raise ValueError(f"inference scales {list(scales)}: expected distinct values in (0, 1]")
+    return out
+
+
 def action_scales(actions: Sequence[Action]) -> Tensor:
     """Input scale per action, ``0.0`` for drop."""
     return torch.tensor([0.0 if a == "drop" else float(a) for a in actions])
@@ -262,10 +272,7 @@ class InferenceResolution(nn.Module):
 
     def __init__(self, scales: Sequence[float] = (0.5, 0.75, 1.0)) -> None:
         super().__init__()
-        scales = tuple(float(s) for s in scales)
-        if not scales or len(set(scales)) != len(scales) or not all(0 < s <= 1 for s in scales):
-            raise ValueError(f"inference scales {list(scales)}: expected distinct values in (0, 1]")
-        self.scales = scales
+        self.scales = scales = parse_scales(scales)
         self.rho = nn.Parameter(torch.zeros(len(scales)))
 
     def probs(self) -> Tensor:
