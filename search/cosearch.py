@@ -209,7 +209,7 @@ class CoSearch:
         s = self.cfg.search
         idx, pos, images, masks = batch
         self.set_mode("argmax")
-        regret = estimate_regret(self.net, images, masks, self.actions)
+        regret = estimate_regret(self.net, images, masks, self.actions, reference=s.gate_regret)
         feats = self.splits.features["val"][[idx[p] for p in pos]].to(self.session.device)
         self.probe_feats = torch.cat([self.probe_feats.to(feats.device), feats])[-s.gate_buffer:]
         self.probe_regret = torch.cat([self.probe_regret.to(regret.device), regret.float()])[-s.gate_buffer:]

@@ -9,7 +9,7 @@ is charged for the detail it lost.
   action probabilities.
 * :meth:`DataGate.loss_weights`: the image's weight in the weight (W) loss.
 * :func:`estimate_regret`: what each action costs each image in accuracy, measured by the
-  current network on a probe batch.
+  current network on a probe batch, or (:func:`label_regret`) by the detail the labels lose.
 * :func:`gate_objective`: ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_k)``; "drop
   everything" never minimises it.
 * :func:`group_by_action` / :func:`gated_loss`: one forward per resolution in a mixed batch.
@@ -201,27 +201,73 @@ def forward_at_scale(model: nn.Module, images: Tensor, scale: float) -> Tensor:
 
 
 @torch.no_grad()
-def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Sequence[Action] = DEFAULT_ACTIONS,
-                    loss_fn: LossFn = per_image_loss) -> Tensor:
-    """Regret (N, K) of each action for each image, in units of the batch's mean full-res loss.
+def label_regret(masks: Tensor, scales: Sequence[float], num_classes: int,
+                 ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Fraction of each image's labelled pixels that the best prediction at each scale gets wrong (N, S).
 
-    Scale ``s``: ``max(0, L_s - L_1)``, the loss increase of the current network when the input
-    is downsampled (logits upsampled to the full-resolution labels). Drop: ``L_1``, the learning
-    signal the image would give, so a hard image is never cheap to drop. Dividing by the mean
-    full-res loss keeps the objective stationary while training lowers the loss. The model runs
-    in eval mode (batch-norm running statistics), then returns to its previous mode.
+    The best prediction at scale ``s``: the one-hot label map resized to ``s`` like an input image
+    (:func:`resize_images`), upsampled back like logits (:func:`upsample_logits`), argmax. It is the
+    detail that input resolution destroys whatever the network, so it does not drift towards the
+    scales the network happens to be trained on. 0 at scale 1.0; one image at a time (memory).
+
+    >>> masks = torch.zeros(1, 8, 8, dtype=torch.long); masks[0, ::2, ::2] = 1  # a fine grid
+    >>> label_regret(masks, (0.5, 1.0), num_classes=2).tolist()
+    [[0.25, 0.0]]
+    """
+    out = torch.zeros(len(masks), len(scales))
+    for i, mask in enumerate(masks):
+        valid = mask != ignore_index
+        one_hot = F.one_hot(torch.where(valid, mask, 0), num_classes).permute(2, 0, 1).float() * valid
+        for k, s in enumerate(scales):
+            if s == 1.0:
+                continue
+            best = upsample_logits(resize_images(one_hot[None], s), mask.shape).argmax(1)[0]
+            out[i, k] = ((best != mask) & valid).sum() / valid.sum().clamp_min(1)
+    return out.to(masks.device)
+
+
+REGRET_REFERENCES = ("network", "labels")
+
+
+@torch.no_grad()
+def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Sequence[Action] = DEFAULT_ACTIONS,
+                    loss_fn: LossFn = per_image_loss, reference: str = "network") -> Tensor:
+    """Regret (N, K) of each action for each image.
+
+    Drop (either reference): ``L_1 / mean(L_1)``, the learning signal the image would give (its
+    full-resolution loss under the current network, relative to the batch), so a hard image is
+    never cheap to drop. Scale ``s``:
+
+    * ``reference="network"``: ``max(0, L_s - L_1) / mean(L_1)``, the loss increase of the current
+      network when the input is downsampled (logits upsampled to the full-resolution labels).
+      Dividing by the batch's mean full-res loss keeps the objective stationary while training
+      lowers the loss. It follows the network, which becomes best at the scales it trains on.
+    * ``reference="labels"``: :func:`label_regret`, the fraction of labelled pixels lost at ``s``;
+      fixed per image, whatever the network has been trained on.
+
+    The model runs in eval mode (batch-norm running statistics), then returns to its previous mode.
     """
     actions = parse_actions(actions)
+    if reference not in REGRET_REFERENCES:
+        raise ValueError(f"regret reference {reference!r}: expected one of {REGRET_REFERENCES}")
     was_training = model.training
     model.eval()
     try:
-        scales = sorted({1.0, *(a for a in actions if a != "drop")})
-        loss = {s: loss_fn(forward_at_scale(model, images, s), masks).float() for s in scales}
+        logits = model(images)
+        full = loss_fn(logits, masks).float()
+        if reference == "network":
+            loss = {s: loss_fn(forward_at_scale(model, images, s), masks).float()
+                    for s in {a for a in actions if a not in ("drop", 1.0)}}
     finally:
         model.train(was_training)
-    full = loss[1.0]
-    cols = [full if a == "drop" else (loss[a] - full).clamp_min(0) for a in actions]
-    return torch.stack(cols, dim=1) / full.mean().clamp_min(1e-8)
+    scales = [a for a in actions if a != "drop"]
+    if reference == "labels":
+        lost = dict(zip(scales, label_regret(masks, scales, logits.shape[1]).unbind(1)))
+    else:
+        mean = full.mean().clamp_min(1e-8)
+        lost = {s: (loss[s] - full).clamp_min(0) / mean if s != 1.0 else torch.zeros_like(full) for s in scales}
+    cols = [full / full.mean().clamp_min(1e-8) if a == "drop" else lost[a] for a in actions]
+    return torch.stack(cols, dim=1)
 
 
 class ActionGroup(NamedTuple):

@@ -76,3 +76,18 @@ def test_data_side_only_keeps_the_full_network(tmp_path):
     full = supernet.baseline_arch("deeplabv3plus", 4, widest=0.5)["choices"]
     assert {k: v for k, v in arch["choices"].items() if k != "data.inference_scale"} == \
         {k: v for k, v in full.items() if k != "data.inference_scale"}
+
+
+@pytest.mark.parametrize("reference, same", [("labels", True), ("network", False)])
+def test_label_regret_does_not_follow_the_network(tmp_path, reference, same):
+    # two searches whose networks differ (another training-cost weight sends other images to
+    # other scales) probe the same val batches: with the labels as reference their downsample
+    # regrets agree exactly, with the network as reference they do not
+    regrets = []
+    for lam in (0.0, 10.0):
+        cfg = tiny_config(tmp_path / "cache", f"search.gate_regret={reference}", f"search.lambda_train={lam}")
+        out = run_pipeline(cfg, tmp_path / f"{reference}{lam}", stages=STAGES["search"], echo=False)
+        regrets.append(torch.load(out / "checkpoints" / "search.pt", weights_only=True)["state"]["probe_regret"])
+    scale_columns = [r[:, 1:-1] for r in regrets]   # drop and 1.0 left out
+    assert torch.all(scale_columns[0] >= 0) and scale_columns[0].abs().sum() > 0
+    assert torch.equal(*scale_columns) == same

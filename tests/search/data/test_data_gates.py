@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from supernet.gates import (DataGate, InferenceResolution, estimate_regret, gate_objective, gated_loss,
+from supernet.gates import (DataGate, InferenceResolution, estimate_regret, gate_objective, label_regret, gated_loss,
                             group_by_action, gumbel_softmax, parse_actions, per_image_loss)
 
 COST = torch.tensor([0.0, 0.25, 0.5625, 1.0])  # drop, 0.5, 0.75, 1.0
@@ -128,6 +128,32 @@ def test_regret_is_larger_for_fine_detail():
     images = torch.nn.functional.one_hot(masks, 3).permute(0, 3, 1, 2).float()
     regret = estimate_regret(model, images, masks, ("drop", 0.5, 1.0))
     assert regret[1, 1] > 10 * regret[0, 1]
+
+
+def test_label_regret_counts_the_pixels_lost_at_each_scale():
+    coarse = torch.zeros(16, 16, dtype=torch.long)
+    coarse[:, 8:] = 1                                   # one straight boundary on the 0.5x grid
+    fine = (torch.arange(16)[:, None] + torch.arange(16)[None]) % 3
+    ignored = fine.clone()
+    ignored[:8] = 255                                   # half the pixels unlabelled
+    regret = label_regret(torch.stack([coarse, fine, ignored]), (0.5, 0.75, 1.0), num_classes=3)
+    assert regret.shape == (3, 3) and torch.all(regret[:, 2] == 0)
+    assert regret[0, 0] == 0                            # an aligned straight boundary survives 0.5x
+    assert regret[1, 0] >= 0.5 and regret[1, 1] > 0.1   # a one-pixel pattern does not
+    assert 0 < regret[2, 0] <= 1                        # a fraction of the labelled pixels only
+
+
+def test_label_reference_ignores_the_network_except_for_drop():
+    torch.manual_seed(0)
+    images, masks = torch.rand(4, 3, 16, 16), torch.randint(0, 3, (4, 16, 16))
+    actions = ("drop", 0.5, 0.75, 1.0)
+    a = estimate_regret(ToySeg(), images, masks, actions, reference="labels")
+    b = estimate_regret(ToySeg(), images, masks, actions, reference="labels")
+    assert torch.equal(a[:, 1:], b[:, 1:])              # scale columns: the labels only
+    assert torch.allclose(a[:, 1:], label_regret(masks, (0.5, 0.75, 1.0), num_classes=3))
+    assert a[:, 0].mean() == pytest.approx(1.0) and not torch.allclose(a[:, 0], b[:, 0])
+    with pytest.raises(ValueError, match="regret reference 'pixels'"):
+        estimate_regret(ToySeg(), images, masks, actions, reference="pixels")
 
 
 @torch.no_grad()
