@@ -76,7 +76,7 @@ class SearchConfig:
     gate_lr: float = 0.01
     gate_steps: int = 5                    # gate (phi) steps after each regret probe
     gate_buffer: int = 128                 # the gate learns from this many most recently probed images
-    gate_regret: str = "network"           # a downsample's regret: network (its loss increase) or labels (pixels lost)
+    gate_regret: str = "labels"            # a downsample's regret: labels (pixels lost) or network (its loss increase)
     tau_start: float = 5.0                 # Gumbel temperature, annealed exponentially
     tau_end: float = 0.1
     target: str = "jetson_tx2"             # the cost model in the loss
@@ -164,7 +164,7 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "run.device": ("auto", "cpu", "cuda"),
     "search.arch_sampling": ("soft", "hard"),
     "search.derive_rule": ("expected", "argmax"),
-    "search.gate_regret": ("network", "labels"),
+    "search.gate_regret": ("labels", "network"),
 }
 POSITIVE = ("data.batch_size", "eval.batch_size", "search.arch_every", "search.gate_steps", "search.gate_buffer", "run.checkpoint_every",
             "run.log_every", "search.tau_start", "search.tau_end")

@@ -250,24 +250,22 @@ def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Se
     actions = parse_actions(actions)
     if reference not in REGRET_REFERENCES:
         raise ValueError(f"regret reference {reference!r}: expected one of {REGRET_REFERENCES}")
+    scales = [a for a in actions if a != "drop"]
     was_training = model.training
     model.eval()
     try:
         logits = model(images)
         full = loss_fn(logits, masks).float()
-        if reference == "network":
-            loss = {s: loss_fn(forward_at_scale(model, images, s), masks).float()
-                    for s in {a for a in actions if a not in ("drop", 1.0)}}
+        mean = full.mean().clamp_min(1e-8)
+        if reference == "labels":
+            lost = label_regret(masks, scales, logits.shape[1])
+        else:
+            at = {s: loss_fn(forward_at_scale(model, images, s), masks).float() if s != 1.0 else full for s in scales}
+            lost = torch.stack([(at[s] - full).clamp_min(0) / mean for s in scales], dim=1)
     finally:
         model.train(was_training)
-    scales = [a for a in actions if a != "drop"]
-    if reference == "labels":
-        lost = dict(zip(scales, label_regret(masks, scales, logits.shape[1]).unbind(1)))
-    else:
-        mean = full.mean().clamp_min(1e-8)
-        lost = {s: (loss[s] - full).clamp_min(0) / mean if s != 1.0 else torch.zeros_like(full) for s in scales}
-    cols = [full / full.mean().clamp_min(1e-8) if a == "drop" else lost[a] for a in actions]
-    return torch.stack(cols, dim=1)
+    columns = iter(lost.unbind(1))
+    return torch.stack([full / mean if a == "drop" else next(columns) for a in actions], dim=1)
 
 
 class ActionGroup(NamedTuple):
