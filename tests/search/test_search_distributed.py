@@ -14,9 +14,12 @@ from search_testing import TINY, tiny_config
 ROOT = Path(__file__).resolve().parents[2]
 # a search whose decisions the cost penalty dominates: the arch is then a property of the
 # problem, not of the noise, and one process and two must agree on it (their batch-norm
-# statistics differ: each rank normalises over its half of the batch)
+# statistics differ: each rank normalises over its half of the batch). The network-referenced
+# gate sends every image to one scale here; the label-referenced one mixes scales, and the
+# one- or two-image groups per rank then move the 6-step search apart (a stem width's
+# probability 0.78 in one process, 0.50 in two; see the issue-6 note)
 STRONG = ["model.family=multires", "search.steps=6", "search.lambda_inf=100", "search.cost_metric=macs",
-          "search.arch_lr=0.2", "search.tau_end=5"]
+          "search.arch_lr=0.2", "search.tau_end=5", "search.gate_regret=network"]
 
 
 def test_single_process_helpers_are_no_ops():
