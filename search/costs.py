@@ -59,21 +59,27 @@ def inference_costs(model: nn.Module, size: Sequence[int], scale: float, targets
 
 
 def training_costs(model: nn.Module, size: Sequence[int], counts: Mapping[Any, int],
-                   targets: Sequence[str]) -> dict[str, dict]:
+                   targets: Sequence[str], bn_pass: tuple[float, int] | None = None) -> dict[str, dict]:
     """``{target: {macs, dram_bytes, energy_j, latency_s, images, per_action}}`` of training on
-    ``counts[action]`` images per action (``"drop"`` or a scale) at full image ``size``."""
+    ``counts[action]`` images per action (``"drop"`` or a scale) at full image ``size``.
+
+    ``bn_pass=(scale, n)``: ``n`` forward passes at ``scale`` after training (batch-norm
+    recalibration), added to the totals and listed as ``per_action["bn_recalibration"]``;
+    ``images`` counts trained images only."""
     out = {}
     for t in targets:
         total = {k: 0.0 for k in ("macs", "dram_bytes", "energy_j", "latency_s")}
         per_action, images = {}, 0
-        for action, n in counts.items():
+        passes = [(str(a), n, a, True) for a, n in counts.items()]
+        passes += [("bn_recalibration", bn_pass[1], bn_pass[0], False)] if bn_pass else []
+        for key, n, action, training in passes:
             if action == "drop" or n == 0:
-                per_action[str(action)] = {"images": int(n), "energy_j": 0.0, "macs": 0.0}
+                per_action[key] = {"images": int(n), "energy_j": 0.0, "macs": 0.0}
                 continue
-            one = _profile(model, size, float(action), t, training=True)
+            one = _profile(model, size, float(action), t, training=training)
             for k in total:
                 total[k] += n * one[k]
-            per_action[str(action)] = {"images": int(n), "energy_j": n * one["energy_j"], "macs": n * one["macs"]}
-            images += int(n)
+            per_action[key] = {"images": int(n), "energy_j": n * one["energy_j"], "macs": n * one["macs"]}
+            images += int(n) if training else 0
         out[t] = {**total, "images": images, "per_action": per_action}
     return out

@@ -34,7 +34,7 @@ from .evaluate import evaluate
 from .interrupt import Interrupted, StopFlag, stop_on_signals
 from .plots import pareto_plot
 from .report import build_report, markdown_report, run_entry
-from .retrain import Retrain
+from .retrain import Retrain, recalibrate_at_scale
 from .session import Session
 from .splits import Splits, load_splits
 
@@ -236,6 +236,11 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     trainer = _trainer(session, splits, state)
     model, arch = trainer.model, copy.deepcopy(state["arch"])
     scale = inference_scale(arch)
+    bn_pass, wall_s = None, trainer.wall_s
+    if cfg.train.recalibrate_bn:
+        t0 = time.perf_counter()
+        bn_pass = (scale, recalibrate_at_scale(model, splits.train, scale, cfg.data.batch_size, session.device))
+        wall_s += time.perf_counter() - t0
     metrics = evaluate(model, splits.test, splits.num_classes, scale, cfg.eval.batch_size, env, session.device)
     run.log(f"{state['name']}: mIoU {metrics['miou'] * 100:.2f} % on the {cfg.data.test_split} split "
             f"at inference scale {scale}")
@@ -245,14 +250,14 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     test_size = tuple(cfg.cost.input_size or splits.test_size)
     inference = inference_costs(cpu_model, test_size, scale, cfg.cost.targets)
     counts = {a: int(n) for a, n in zip(trainer.actions, trainer.action_counts.tolist())}
-    training = training_costs(cpu_model, splits.image_size, counts, cfg.cost.targets)
+    training = training_costs(cpu_model, splits.image_size, counts, cfg.cost.targets, bn_pass)
     keys = ("macs", "dram_bytes", "energy_j", "latency_s")
     arch["cost"] = {t: {k: inference[t][k] for k in keys} for t in cfg.cost.targets}
     arch["metrics"] = {"miou": metrics["miou"], "iou": metrics["iou"], "pixel_accuracy": metrics["pixel_accuracy"]}
     supernet.save_arch(arch, run.path / "arch.json")
     example = torch.zeros(1, 3, *inference[cfg.cost.targets[0]]["input_shape"][2:])
     save_derived(cpu_model, arch, run.path / "derived.pt", run.path / "derived.pt2", example)
-    entry = run_entry(state["name"], metrics, inference, training, trainer.wall_s, inference_scale=scale,
+    entry = run_entry(state["name"], metrics, inference, training, wall_s, inference_scale=scale,
                       search=state.get("search"))
     report = build_report([entry], state.get("data_slimming"), session.config_dict(), splits.class_names,
                           family=arch["family"], arch="arch.json")

@@ -15,11 +15,13 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor, nn
 
-from supernet.gates import DataGate
+from supernet.bn import recalibrate_bn
+from supernet.gates import DataGate, resize_images
 
 from .batches import global_batch, seed_step
 from .config import Config
 from .distributed import MultiInput, wrap_ddp
+from .evaluate import load_item
 from .gated import gated_loss
 from .progress import Progress
 from .session import Session
@@ -111,3 +113,27 @@ class Retrain:
             self.opt.load_state_dict(state["opt"])
         self.step, self.wall_s = int(state["step"]), float(state["wall_s"])
         self.action_counts = state["action_counts"].clone()
+
+
+def recalibrate_at_scale(model: nn.Module, dataset, scale: float, batch_size: int,
+                         device: torch.device | str = "cpu") -> int:
+    """Exact batch-norm statistics over ``dataset`` resized to the deployment ``scale``; returns
+    the number of images (one forward each, no gradient).
+
+    Data slimming trains on a mix of scales, so the running statistics describe that mix, not
+    the scale the network is deployed at (FixRes, Touvron et al. 2019). Every rank uses every
+    image, so all ranks keep the same statistics. A last batch of one image is left out (a
+    batch-norm over a 1x1 map needs two).
+    """
+    n = len(dataset)
+    starts = [s for s in range(0, n, batch_size) if min(n, s + batch_size) - s > 1]
+    if not starts:
+        raise ValueError(f"batch-norm recalibration needs at least 2 images, the train split has {n}")
+
+    def batches():
+        for s in starts:
+            images = torch.stack([load_item(dataset, i)[0] for i in range(s, min(n, s + batch_size))])
+            yield resize_images(images.to(device), scale)
+
+    recalibrate_bn(model, batches())
+    return sum(min(n, s + batch_size) - s for s in starts)

@@ -98,8 +98,11 @@ def test_derive_eval_train_compare_commands(reference, cache, tmp_path):
     assert code == 0, stderr
     run = json.loads((res / "report.json").read_text())["runs"][0]
     assert run["inference"]["jetson_tx2"]["input_shape"] == [1, 3, 16, 32]
-    assert run["training"]["jetson_tx2"]["per_action"] == {"0.5": {"images": 12, **{
-        k: run["training"]["jetson_tx2"]["per_action"]["0.5"][k] for k in ("energy_j", "macs")}}}
+    per_action = run["training"]["jetson_tx2"]["per_action"]
+    assert set(per_action) == {"0.5", "bn_recalibration"} and per_action["0.5"]["images"] == 12
+    # batch-norm recalibration: one forward per train image (32) at the inference scale, no backward
+    assert per_action["bn_recalibration"]["images"] == 32
+    assert 0 < per_action["bn_recalibration"]["macs"] < 32 / 12 * per_action["0.5"]["macs"] / 2
     gated = tmp_path / "gated"
     code, _, stderr = run_cli("train", TINY, "--baseline", "full", "--gates", reference / "arch.json",
                               "--out", gated, f"data.cache_dir={cache}")
