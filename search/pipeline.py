@@ -83,6 +83,9 @@ def baselines_phase(session: Session, splits: Splits) -> dict[str, Any]:
     report = _read_report(session, run.path / "report.json")
     derived = next(r for r in report["runs"] if r["name"] == "derived")
     size = tuple(cfg.cost.input_size or splits.test_size)
+    if cfg.train.init == "inherit":
+        run.log("note: train.init=inherit: the derived network's training started from the supernet's weights, "
+                "the baselines' from fresh ones; train.init=fresh compares them on equal terms")
     runs = [derived]
     for name in cfg.baselines:
         plan = plan_baseline(name, cfg, splits.num_classes, size, derived["inference"][cfg.cost.targets[0]]["macs"])
