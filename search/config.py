@@ -102,7 +102,7 @@ class TrainConfig:
     init: str = "inherit"                  # inherit: supernet weights sliced in; fresh: new weights
     data_gates: bool = True                # apply the learned per-image actions while training
     warmup_steps: int = 5                  # linear learning-rate warm-up, then cosine decay
-    recalibrate_bn: bool = True            # then batch-norm statistics over the train split at the inference scale
+    recalibrate_bn: bool = True            # after training: batch-norm statistics at the inference scale (FixRes)
 
 
 @dataclass
