@@ -35,15 +35,15 @@ class Prober:
     """Regret probes and gate steps on a buffer of the most recent probes."""
 
     def __init__(self, gate: DataGate, train_cost: torch.Tensor, lambda_train: float, lr: float,
-                 buffer: int, steps: int) -> None:
-        self.gate, self.train_cost, self.lambda_train = gate, train_cost, lambda_train
+                 buffer: int, steps: int, reference: str = "network") -> None:
+        self.gate, self.train_cost, self.lambda_train, self.reference = gate, train_cost, lambda_train, reference
         self.opt = torch.optim.Adam(gate.parameters(), lr=lr)
         self.buffer, self.steps = buffer, steps
         self.feats: list[torch.Tensor] = []
         self.regrets: list[torch.Tensor] = []
 
     def probe(self, model, images, masks, feats) -> float:
-        self.regrets.append(estimate_regret(model, images, masks, ACTIONS))
+        self.regrets.append(estimate_regret(model, images, masks, ACTIONS, reference=self.reference))
         self.feats.append(feats)
         while sum(len(f) for f in self.feats) > self.buffer:
             self.feats.pop(0)
@@ -91,7 +91,8 @@ def train(model, split: Split, args, gate: DataGate | None = None, prober: Probe
                 prober.probe(model, images[:args.probe_images], masks[:args.probe_images],
                              split.features[idx[:args.probe_images]])
             if cost is not None:
-                cost.record_step(choice, probe_images=args.probe_images if probe_now else 0)
+                cost.record_step(choice, probe_images=args.probe_images if probe_now else 0,
+                                 probe_scales=(1.0,) if args.regret == "labels" else (0.5, 0.75, 1.0))
             counts += torch.bincount(choice, minlength=len(ACTIONS))
             total += float(loss.detach())
             step += 1
@@ -126,6 +127,8 @@ def main() -> None:
     p.add_argument("--probe-epochs", type=int, default=6, help="probe (and learn the gate) in these first epochs")
     p.add_argument("--buffer", type=int, default=128, help="gate steps use the most recent probed images")
     p.add_argument("--explore", type=float, default=0.0, help="uniform share mixed into the gate's sampling")
+    p.add_argument("--regret", choices=("network", "labels"), default="network",
+                   help="a downsample's regret: the network's loss increase, or the labels' lost pixels")
     p.add_argument("--target", default="jetson_tx2")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -156,7 +159,7 @@ def main() -> None:
     torch.manual_seed(args.seed + 1)
     gate = DataGate(train_split.features.shape[1], ACTIONS, hidden=16)
     gate.fit_normalization(train_split.features)
-    prober = Prober(gate, train_cost, args.lambda_train, args.gate_lr, args.buffer, args.gate_steps)
+    prober = Prober(gate, train_cost, args.lambda_train, args.gate_lr, args.buffer, args.gate_steps, args.regret)
     t = Timer()
     train(gated_model, train_split, args, gate=gate, prober=prober, cost=gated_cost)
     gated_wall = t()
@@ -201,7 +204,7 @@ def report(r: dict) -> str:
         f"(settings: {a['family']} width {a['width']}, synthetic {a['image_size'][0]}x{a['image_size'][1]}, "
         f"{a['train']} train / {a['val']} val images, {a['epochs']} epochs, batch {a['batch']}, AdamW lr {a['lr']}, "
         f"lambda_train {a['lambda_train']}, probes of {a['probe_images']} images every {a['probe_every']} steps "
-        f"in the first {a['probe_epochs']} epochs, gate buffer {a['buffer']}, explore {a.get('explore', 0.0)}, target {a['target']}, seed {a['seed']}); "
+        f"in the first {a['probe_epochs']} epochs, gate buffer {a['buffer']}, explore {a.get('explore', 0.0)}, regret {a.get('regret', 'network')}, target {a['target']}, seed {a['seed']}); "
         f"wall time {r['wall_s'] / 60:.1f} min.", "",
         "| run | val mIoU (full-res eval) | mIoU by complexity quarter | training MACs | training energy (J) | wall (s) |",
         "|---|---|---|---|---|---|"]
