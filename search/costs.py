@@ -70,16 +70,20 @@ def training_costs(model: nn.Module, size: Sequence[int], counts: Mapping[Any, i
     for t in targets:
         total = {k: 0.0 for k in ("macs", "dram_bytes", "energy_j", "latency_s")}
         per_action, images = {}, 0
-        passes = [(str(a), n, a, True) for a, n in counts.items()]
-        passes += [("bn_recalibration", bn_pass[1], bn_pass[0], False)] if bn_pass else []
-        for key, n, action, training in passes:
-            if action == "drop" or n == 0:
-                per_action[key] = {"images": int(n), "energy_j": 0.0, "macs": 0.0}
-                continue
-            one = _profile(model, size, float(action), t, training=training)
+
+        def add(key: str, n: int, scale: float, training: bool) -> None:
+            one = _profile(model, size, scale, t, training=training)
             for k in total:
                 total[k] += n * one[k]
             per_action[key] = {"images": int(n), "energy_j": n * one["energy_j"], "macs": n * one["macs"]}
-            images += int(n) if training else 0
+
+        for action, n in counts.items():
+            if action == "drop" or n == 0:
+                per_action[str(action)] = {"images": int(n), "energy_j": 0.0, "macs": 0.0}
+                continue
+            add(str(action), n, float(action), training=True)
+            images += int(n)
+        if bn_pass:
+            add("bn_recalibration", bn_pass[1], bn_pass[0], training=False)
         out[t] = {**total, "images": images, "per_action": per_action}
     return out

@@ -126,14 +126,10 @@ def recalibrate_at_scale(model: nn.Module, dataset, scale: float, batch_size: in
     batch-norm over a 1x1 map needs two).
     """
     n = len(dataset)
-    starts = [s for s in range(0, n, batch_size) if min(n, s + batch_size) - s > 1]
-    if not starts:
+    chunks = [range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)]
+    chunks = [c for c in chunks if len(c) > 1]
+    if not chunks:
         raise ValueError(f"batch-norm recalibration needs at least 2 images, the train split has {n}")
-
-    def batches():
-        for s in starts:
-            images = torch.stack([load_item(dataset, i)[0] for i in range(s, min(n, s + batch_size))])
-            yield resize_images(images.to(device), scale)
-
-    recalibrate_bn(model, batches())
-    return sum(min(n, s + batch_size) - s for s in starts)
+    batches = (resize_images(torch.stack([load_item(dataset, i)[0] for i in c]).to(device), scale) for c in chunks)
+    recalibrate_bn(model, batches)
+    return sum(len(c) for c in chunks)
