@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import supernet
 
-from .cli import UserError
+from .errors import UserError
 from .config import Config, check_baseline_name
 from .costs import inference_costs
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .cli import UserError
+from .errors import UserError
 
 
 def derive_seed(*parts: object) -> int:

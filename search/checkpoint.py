@@ -23,7 +23,7 @@ import torch
 
 from supernet.files import atomic_write
 
-from .cli import UserError
+from .errors import UserError
 from .config import diff_configs, flatten
 
 FORMAT, VERSION = "cosearch-checkpoint", 1

@@ -8,12 +8,10 @@ import argparse
 import importlib
 import sys
 
+from .errors import UserError
+
 # command name -> module under search.commands; the order is the order of --help
 COMMANDS = ["run", "search", "derive", "train", "eval", "compare", "sweep", "cost", "targets", "calibrate"]
-
-
-class UserError(Exception):
-    """A mistake in the user's input: printed as one clear line, no traceback."""
 
 
 def _available() -> dict[str, object]:

@@ -20,7 +20,7 @@ from typing import Any, Callable, Optional, Union
 
 import yaml
 
-from .cli import UserError
+from .errors import UserError
 
 CONFIGS_DIR = Path(__file__).resolve().parent.parent / "experiments" / "configs"
 DEFAULT_CONFIG = CONFIGS_DIR / "quick.yaml"

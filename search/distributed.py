@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .cli import UserError
+from .errors import UserError
 
 T = TypeVar("T")
 

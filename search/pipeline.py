@@ -25,7 +25,7 @@ from supernet.gates import DataGate, InferenceResolution, parse_actions
 
 from .baselines import plan_baseline
 from .batches import seed_step
-from .cli import UserError
+from .errors import UserError
 from .config import Config
 from .cosearch import CoSearch, gate_from_description, summarize_gate
 from .costs import inference_costs, training_costs

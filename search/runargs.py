@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .cli import UserError
+from .errors import UserError
 from .config import DEFAULT_CONFIG, Config, load_config
 from .distributed import broadcast_object, is_main_process, setup
 from .interrupt import Interrupted

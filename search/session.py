@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from .checkpoint import load_checkpoint, make_checkpoint, save_checkpoint, set_rng_state
-from .cli import UserError
+from .errors import UserError
 from .config import Config, dump_yaml, to_dict
 from .distributed import DistEnv, barrier, broadcast_object, setup
 from .interrupt import Interrupted, StopFlag

@@ -16,7 +16,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .batches import derive_seed
-from .cli import UserError
+from .errors import UserError
 from .config import DataConfig
 
 

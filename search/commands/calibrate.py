@@ -6,7 +6,7 @@ from pathlib import Path
 
 from cost_models.calibrate import calibrate, fit_error, write_target
 
-from ..cli import UserError
+from ..errors import UserError
 
 HELP = "calibrate the host_cpu target by a few-second micro-benchmark of torch on this CPU"
 

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..cli import UserError
+from ..errors import UserError
 from ..plots import pareto_plot
 from ..report import markdown_table, relative_table
 from ..rundir import write_json, write_text_atomic

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import cost_models
 
-from ..cli import UserError
+from ..errors import UserError
 
 HELP = "cost of an arch.json or a baseline network on a hardware target (MACs, DRAM, energy, latency)"
 _INPUT = re.compile(r"^(\d+)x(\d+)x(\d+)$")

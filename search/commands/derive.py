@@ -10,7 +10,7 @@ import supernet
 from supernet.export import save_derived
 
 from ..checkpoint import load_checkpoint
-from ..cli import UserError
+from ..errors import UserError
 from ..config import load_config
 from ..pipeline import SEARCH_CHECKPOINT, inference_scale
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..cli import UserError
+from ..errors import UserError
 from ..config import load_config
 from ..runargs import split_config_args
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import supernet
 
-from ..cli import UserError
+from ..errors import UserError
 from ..baselines import SEARCHED, arch_macs, plan_baseline
 from ..config import check_baseline_name
 from ..pipeline import STAGES, initial_train_state

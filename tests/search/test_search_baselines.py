@@ -6,7 +6,7 @@ import pytest
 import supernet
 from search.baselines import (SEARCHED, arch_macs, matched_random, matched_resolution, matched_uniform,
                               plan_baseline)
-from search.cli import UserError
+from search.errors import UserError
 from search.config import BASELINE_KINDS
 from search_testing import TINY, run_cli, tiny_config
 

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from search.batches import collate, derive_seed, global_batch, seed_step, step_indices
-from search.cli import UserError
+from search.errors import UserError
 from search.distributed import DistEnv
 
 

@@ -2,7 +2,7 @@
 import pytest
 import yaml
 
-from search.cli import UserError
+from search.errors import UserError
 from search.config import (DEFAULT_CONFIG, Config, diff_configs, dump_yaml, from_dict, load_config,
                            parse_override, to_dict)
 

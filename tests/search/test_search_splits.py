@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from search.cli import UserError
+from search.errors import UserError
 from search.config import load_config
 from search.splits import InMemory, build_split, dataset_config, load_splits
 
