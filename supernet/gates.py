@@ -82,6 +82,27 @@ def gumbel_softmax(logits: Tensor, tau: float, hard: bool = True,
     return one_hot - soft.detach() + soft
 
 
+def loss_weights(sample: Tensor, probs: Tensor, drop_index: int | None, max_weight: float = 4.0) -> Tensor:
+    """Each image's weight in the W loss (N,), detached, from its action ``sample`` (N, K one-hot)
+    and the gate's probabilities ``probs`` (N, K).
+
+    Dropped images weigh 0. A kept image weighs ``1 / P(kept)`` (importance weighting: in
+    expectation over gate samples every image contributes as if never dropped), clipped at
+    ``max_weight``, and the weights are normalised to mean 1 over the kept images so the
+    learning rate keeps its meaning. The gate learns from :func:`gate_objective` only, never
+    from the W loss (which it could lower by dropping hard images).
+
+    >>> loss_weights(torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[.5, .5], [.5, .5]]), drop_index=0)
+    tensor([0., 1.])
+    """
+    sample, probs = sample.detach(), probs.detach()
+    d = drop_index
+    kept = 1.0 - sample[:, d] if d is not None else torch.ones(len(sample), device=sample.device)
+    keep_prob = 1.0 - probs[:, d] if d is not None else torch.ones_like(kept)
+    w = kept / keep_prob.clamp_min(1.0 / max_weight)
+    return w * kept.sum().clamp_min(1.0) / w.sum().clamp_min(1e-12)
+
+
 class DataGate(nn.Module):
     """A small MLP (tanh: smooth, no dead units) from normalised complexity features to logits over actions.
 
@@ -127,20 +148,8 @@ class DataGate(nn.Module):
         return self(features).argmax(-1)
 
     def loss_weights(self, sample: Tensor, probs: Tensor, max_weight: float = 4.0) -> Tensor:
-        """Each image's weight in the W loss (N,), detached.
-
-        Dropped images weigh 0. A kept image weighs ``1 / P(kept)`` (importance weighting:
-        in expectation over gate samples every image contributes as if never dropped), clipped
-        at ``max_weight``, and the weights are normalised to mean 1 over the kept images so
-        the learning rate keeps its meaning. The gate learns from :func:`gate_objective` only,
-        never from the W loss (which it could lower by dropping hard images).
-        """
-        sample, probs = sample.detach(), probs.detach()
-        d = self.drop_index
-        kept = 1.0 - sample[:, d] if d is not None else torch.ones(len(sample), device=sample.device)
-        keep_prob = 1.0 - probs[:, d] if d is not None else torch.ones_like(kept)
-        w = kept / keep_prob.clamp_min(1.0 / max_weight)
-        return w * kept.sum().clamp_min(1.0) / w.sum().clamp_min(1e-12)
+        """:func:`loss_weights` with this gate's drop action."""
+        return loss_weights(sample, probs, self.drop_index, max_weight)
 
     def objective(self, probs: Tensor, regret: Tensor, train_cost: Tensor, lambda_train: float) -> Tensor:
         """:func:`gate_objective` with this gate's drop action."""

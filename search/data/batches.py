@@ -9,30 +9,13 @@ Each epoch is a permutation drawn from ``(seed, epoch)``; step ``s`` takes the n
 """
 from __future__ import annotations
 
-import hashlib
-import random
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from search.engine.seeding import derive_seed
 from search.errors import UserError
-
-
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed from any parts, e.g. ``derive_seed(seed, "search", step)``."""
-    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-def seed_step(*parts: object) -> int:
-    """Seed torch, numpy and python from ``parts``: every random draw of a step is replayable."""
-    seed = derive_seed(*parts)
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-    return seed
 
 
 def step_indices(n: int, batch_size: int, step: int, seed: int, tag: str = "train") -> list[int]:

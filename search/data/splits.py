@@ -15,9 +15,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from search.data.batches import derive_seed
-from search.errors import UserError
 from search.config import DataConfig
+from search.engine.seeding import derive_seed
+from search.errors import UserError
 
 
 def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:

@@ -3,11 +3,13 @@ import random
 
 import pytest
 import torch
+from search_testing import tiny_config
 
 import supernet
-from search.cosearch.cosearch import CoSearch, expected_choices, gate_from_description, nearest, summarize_gate
+from search.cosearch.schedule import temperature
+from search.data.slimming import slimming_summary
+from search.derive import expected_choices, gate_from_description, nearest
 from search.pipeline import STAGES, run_pipeline
-from search_testing import tiny_config
 from supernet.gates import DataGate
 
 
@@ -42,10 +44,7 @@ def test_expected_choice_is_smoother_than_argmax():
 
 
 def test_temperature_anneals_from_start_to_end():
-    cs = CoSearch.__new__(CoSearch)
-    cs.cfg = type("C", (), {"search": type("S", (), {"tau_start": 5.0, "tau_end": 0.1, "warmup_steps": 2,
-                                                        "steps": 5})()})()
-    taus = [cs.tau(t) for t in range(7)]
+    taus = [temperature(t, warmup=2, steps=5, start=5.0, end=0.1) for t in range(7)]
     assert taus[:3] == [5.0, 5.0, 5.0] and taus[-1] == pytest.approx(0.1)
     assert all(a > b for a, b in zip(taus[2:], taus[3:]))
 
@@ -61,7 +60,7 @@ def test_gate_summary_and_round_trip():
         gate.net[2].bias.copy_(torch.tensor([-100.0, 0.1, 0.0]))
     rng = random.Random(0)
     feats = torch.tensor([[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(50)])
-    summary = summarize_gate(gate, feats)
+    summary = slimming_summary(gate.choose(feats), gate.actions, feats)
     assert sum(summary["action_histogram"].values()) == 50 and summary["action_histogram"]["drop"] == 0
     assert summary["kept_fraction"] == 1.0 and 0 < summary["action_histogram"]["1.0"] < 50
     assert summary["spearman_complexity_vs_scale"] is not None
