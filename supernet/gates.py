@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .sites import gumbel_softmax
 from .supernet import scaled_size
 
 Action = Union[str, float]
@@ -67,19 +68,11 @@ def action_scales(actions: Sequence[Action]) -> Tensor:
     return torch.tensor([0.0 if a == "drop" else float(a) for a in actions])
 
 
-def gumbel_softmax(logits: Tensor, tau: float, hard: bool = True,
-                   generator: torch.Generator | None = None) -> Tensor:
-    """Gumbel-softmax over the last dim; ``hard``: one-hot forward, soft gradient (straight-through).
-
-    ``generator`` (a CPU generator) makes the noise reproducible.
-    """
-    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
-    g = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-10)))
-    soft = F.softmax((logits + g) / tau, dim=-1)
-    if not hard:
-        return soft
-    one_hot = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
-    return one_hot - soft.detach() + soft
+def gate_sample(logits: Tensor, tau: float, hard: bool = True, generator: torch.Generator | None = None) -> Tensor:
+    """:func:`supernet.sites.gumbel_softmax`'s weights, the noise always drawn on the CPU (from
+    torch's default generator unless ``generator`` is given): a seed gives the same actions on
+    any device."""
+    return gumbel_softmax(logits, tau, hard, torch.default_generator if generator is None else generator)[0]
 
 
 class DataGate(nn.Module):
@@ -120,7 +113,7 @@ class DataGate(nn.Module):
         probs = F.softmax(self(features), dim=-1)
         if explore:
             probs = (1 - explore) * probs + explore / probs.shape[-1]
-        return gumbel_softmax(probs.log(), tau, hard, generator), probs
+        return gate_sample(probs.log(), tau, hard, generator), probs
 
     def choose(self, features: Tensor) -> Tensor:
         """The most likely action index per image (N,), for deployment and reports."""
@@ -324,7 +317,7 @@ class InferenceResolution(nn.Module):
 
     def sample(self, tau: float, hard: bool = True, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``(sample, probs)``, both (K,): a Gumbel-softmax sample and the probabilities."""
-        return gumbel_softmax(self.rho, tau, hard, generator), self.probs()
+        return gate_sample(self.rho, tau, hard, generator), self.probs()
 
     def scale_probs(self, weights: Tensor | None = None) -> dict[float, Tensor]:
         """``{scale: weight}`` from ``weights`` (a sample) or the probabilities; differentiable,

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from supernet.gates import (DataGate, InferenceResolution, estimate_regret, gate_objective, label_regret, gated_loss,
-                            group_by_action, gumbel_softmax, parse_actions, per_image_loss)
+                            gate_sample, group_by_action, parse_actions, per_image_loss)
 
 COST = torch.tensor([0.0, 0.25, 0.5625, 1.0])  # drop, 0.5, 0.75, 1.0
 
@@ -45,10 +45,10 @@ def test_sample_is_one_hot_straight_through_and_gradients_reach_the_mlp():
 
 def test_gumbel_reproducible_with_generator():
     logits = torch.randn(10, 4)
-    a = gumbel_softmax(logits, 1.0, generator=torch.Generator().manual_seed(3))
-    b = gumbel_softmax(logits, 1.0, generator=torch.Generator().manual_seed(3))
+    a = gate_sample(logits, 1.0, generator=torch.Generator().manual_seed(3))
+    b = gate_sample(logits, 1.0, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
-    many = gumbel_softmax(logits[:1].expand(4000, 4), 1.0, generator=torch.Generator().manual_seed(0))
+    many = gate_sample(logits[:1].expand(4000, 4), 1.0, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(many.mean(0), logits[0].softmax(0), atol=0.03)
 
 
