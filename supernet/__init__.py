@@ -16,6 +16,7 @@ Public API (other parts of cosearch rely on these names)::
     slim = net.derive(arch)               # plain nn.Module, sliced weights
     supernet.baseline_arch("pspnet", 19, width_mult=0.5, inference_scale=0.75)
     supernet.random_arch("multires", 19, rng)        # rng: random.Random or a seed
+    supernet.keep_one_per_group(choices, net.group_names, net.likeliest_branch)  # at least one branch per group
     supernet.build_from_arch(arch_or_path)           # plain nn.Module, fresh weights
     supernet.arch.save_arch(arch, path); supernet.arch.load_arch(path)
     supernet.recalibrate_bn(model, batches)
@@ -42,7 +43,9 @@ from .arch import ArchError, baseline_arch, build_from_arch, load_arch, random_a
 from .bn import recalibrate_bn
 from .families import FAMILIES
 from .sites import ChoiceSite
+from .space import keep_one_per_group
 from .supernet import Supernet, build_supernet, scaled_size
 
 __all__ = ["FAMILIES", "ArchError", "ChoiceSite", "Supernet", "arch", "baseline_arch", "build_from_arch",
-           "build_supernet", "export", "load_arch", "random_arch", "recalibrate_bn", "save_arch", "scaled_size"]
+           "build_supernet", "export", "keep_one_per_group", "load_arch", "random_arch", "recalibrate_bn",
+           "save_arch", "scaled_size"]
