@@ -34,6 +34,7 @@ from .supernet import scaled_size
 
 Action = Union[str, float]
 DEFAULT_ACTIONS: tuple[Action, ...] = ("drop", 0.5, 0.75, 1.0)
+#: the label of ignored pixels (the one definition: search.data and search.metrics import it)
 IGNORE_INDEX = 255
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
