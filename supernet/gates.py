@@ -12,7 +12,7 @@ is charged for the detail it lost.
   current network on a probe batch, or (:func:`label_regret`) by the detail the labels lose.
 * :func:`gate_objective`: ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_k)``; "drop
   everything" never minimises it.
-* :func:`group_by_action` / :func:`gated_loss`: one forward per resolution in a mixed batch.
+* :func:`group_by_action` / :func:`mixed_scale_loss`: one forward per resolution in a mixed batch.
 * :class:`InferenceResolution`: logits ``rho`` over the deployment input scale.
 
 >>> import torch
@@ -287,10 +287,12 @@ def group_by_action(images: Tensor, masks: Tensor, choice: Tensor,
     return groups
 
 
-def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, weights: Tensor,
-               actions: Sequence[Action] = DEFAULT_ACTIONS, loss_fn: LossFn = per_image_loss) -> Tensor:
+def mixed_scale_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, weights: Tensor,
+                     actions: Sequence[Action] = DEFAULT_ACTIONS, loss_fn: LossFn = per_image_loss) -> Tensor:
     """The W loss of a mixed-resolution batch: one forward per action group, logits upsampled
-    to the full-resolution labels, ``sum_i weights_i * loss_i / number kept`` (0 if all dropped)."""
+    to the full-resolution labels, ``sum_i weights_i * loss_i / number kept`` (0 if all dropped).
+
+    (The search's loss, ``search.gated.gated_loss``, runs every group in one call for DDP.)"""
     total = images.new_zeros(())
     kept = 0
     for g in group_by_action(images, masks, choice, actions):
