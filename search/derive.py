@@ -47,10 +47,7 @@ def expected_choices(net: supernet.Supernet) -> dict[str, Any]:
     for name, p in net.probabilities().items():
         site = net.sites[name]
         choices[name] = bool(p[1] >= 0.5) if site.is_keep else nearest(site.options, expected_value(site.options, p))
-    for group in net.groups:
-        if not any(choices[s.name] for s in group):
-            choices[max(group, key=lambda s: float(s.logits[1] - s.logits[0])).name] = True
-    return choices
+    return supernet.keep_one_per_group(choices, net.group_names, net.likeliest_branch)
 
 
 @torch.no_grad()

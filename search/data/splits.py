@@ -16,6 +16,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from search.config import DataConfig
+from search.data.build import GENERATORS
 from search.engine.seeding import derive_seed
 from search.errors import UserError
 
@@ -28,7 +29,7 @@ def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
                            "augment": data.augment and which == "train"}
     if which == "train" and data.crop is not None:
         cfg["crop"] = data.crop
-    if data.name == "synthetic":
+    if data.name in GENERATORS:
         cfg.update(size={"train": data.num_train, "val": data.num_val, "test": data.num_test}[which],
                    image_size=data.image_size, num_classes=data.num_classes)
     else:
