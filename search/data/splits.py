@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
 from search.config import DataConfig
 from search.data.build import GENERATORS
@@ -40,25 +40,17 @@ def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
     return cfg
 
 
-class Part(Dataset):
-    """The items ``indices`` of ``dataset`` (a held-out share of a split), everything else forwarded."""
-
-    def __init__(self, dataset: Dataset, indices: list[int]) -> None:
-        self.dataset, self.indices = dataset, list(indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
+class HeldOut(Subset):
+    """A share of a split (``torch.utils.data.Subset``) that still answers as its dataset does
+    (``num_classes``, ``class_names``, ``set_epoch``, ``load``)."""
 
     def __getattr__(self, name: str) -> Any:
-        if name == "dataset":
+        if name in ("dataset", "indices"):
             raise AttributeError(name)
         return getattr(self.dataset, name)
 
     def load(self, index: int) -> tuple[Tensor, Tensor]:
         return self.dataset.load(self.indices[index])
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        return self.dataset[self.indices[index]]
 
 
 class InMemory(Dataset):
@@ -137,7 +129,7 @@ def load_splits(data: DataConfig, features: bool = True, progress: bool = False)
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(data.seed, "val_from_train")))
         n_val = min(n - 1, max(1, round(data.val_from_train * n)))
         held, kept = sorted(perm[:n_val].tolist()), sorted(perm[n_val:].tolist())
-        train, val = Part(train, kept), Part(val, held)
+        train, val = HeldOut(train, kept), HeldOut(val, held)
         if features:
             feats = {"train": feats["train"][kept], "val": feats["train"][held]}
     return Splits(train, val, test, train.num_classes, list(train.class_names), feats)

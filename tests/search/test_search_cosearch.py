@@ -90,3 +90,18 @@ def test_label_regret_does_not_follow_the_network(tmp_path, reference, same):
     scale_columns = [r[:, 1:-1] for r in regrets]   # drop and 1.0 left out
     assert torch.all(scale_columns[0] >= 0) and scale_columns[0].abs().sum() > 0
     assert torch.equal(*scale_columns) == same
+
+
+def test_a_gate_that_keeps_complex_images_larger_has_a_positive_spearman():
+    gate = DataGate(2, ("drop", 0.5, 1.0))
+    with torch.no_grad():  # both features equal: the complexity score is monotone in feature 0
+        gate.net[0].weight.zero_()
+        gate.net[0].bias.zero_()
+        gate.net[0].weight[0, 0] = 5.0
+        gate.net[2].weight.zero_()
+        gate.net[2].weight[2, 0] = 1.0
+        gate.net[2].bias.copy_(torch.tensor([-100.0, 0.1, 0.0]))
+    x = torch.linspace(-1, 1, 40)
+    feats = torch.stack([x, x], 1)
+    summary = slimming_summary(gate.choose(feats), gate.actions, feats)
+    assert summary["spearman_complexity_vs_scale"] > 0.5
