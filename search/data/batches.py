@@ -14,6 +14,7 @@ from typing import Sequence
 import torch
 from torch.utils.data import Dataset
 
+from search.engine.distributed import shard
 from search.engine.seeding import derive_seed
 from search.errors import UserError
 
@@ -44,8 +45,6 @@ def global_batch(dataset: Dataset, batch_size: int, step: int, seed: int, tag: s
                  device: torch.device | str = "cpu") -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
     """Batch ``step`` of ``dataset``: its global indices, this rank's positions in it, and this
     rank's images and masks on ``device``. Sets the dataset's epoch (training transforms)."""
-    from search.engine.distributed import shard  # noqa: PLC0415
-
     n = len(dataset)
     idx = step_indices(n, batch_size, step, seed, tag)
     if hasattr(dataset, "set_epoch"):

@@ -16,7 +16,9 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from search.config import DataConfig
-from search.data.build import GENERATORS
+from search.data.base import DataError
+from search.data.build import GENERATORS, build_dataset
+from search.data.features import complexity_features
 from search.engine.seeding import derive_seed
 from search.errors import UserError
 
@@ -101,9 +103,6 @@ class Splits:
 
 
 def build_split(data: DataConfig, which: str) -> Dataset:
-    from search.data import build_dataset  # noqa: PLC0415 (heavy imports only when used)
-    from search.data.base import DataError  # noqa: PLC0415
-
     try:
         ds = build_dataset(dataset_config(data, which))
     except DataError as err:
@@ -116,8 +115,6 @@ def build_split(data: DataConfig, which: str) -> Dataset:
 
 def load_splits(data: DataConfig, features: bool = True, progress: bool = False) -> Splits:
     """Build the train, val and test datasets and (with ``features``) their complexity features."""
-    from search.data import complexity_features  # noqa: PLC0415
-
     train, val, test = (build_split(data, w) for w in ("train", "val", "test"))
     feats = {}
     if features:
