@@ -49,7 +49,7 @@ def run_pipeline(cfg: Config, out: str | Path, resume: bool = False, stages: tup
         try:
             _run(session, stages, initial)
         finally:
-            session.run.close()
+            session.close()
             teardown()
     return session.run.path
 
@@ -79,7 +79,7 @@ def _run_nested(session: Session) -> Callable[[Config, Path, str, Initial | None
         try:
             _run(nested, STAGES[stages], initial)
         finally:
-            nested.run.close()
+            nested.close()
     return run_nested
 
 

@@ -73,6 +73,11 @@ def load_checkpoint(path: str | Path, config: dict[str, Any] | None = None) -> d
         raise UserError(f"no checkpoint at {path}; nothing to resume (start the run without --resume)")
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "Unsupported global" in str(err):
+            raise UserError(f"{path} is not a cosearch checkpoint (refused: loading it would run code)") from None
+        raise UserError(f"checkpoint {path} is corrupt or truncated and cannot be read; delete it to start over") \
+            from None
     except (RuntimeError, EOFError, OSError, pickle.UnpicklingError, zipfile.BadZipFile, ValueError) as err:
         first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"checkpoint {path} is corrupt or truncated and cannot be read ({first}); "

@@ -18,6 +18,8 @@ from typing import Any, Callable
 
 import torch
 
+from supernet.files import remove_stale_temporaries
+
 from search.config import Config, dump_yaml, to_dict
 from search.engine.checkpoint import (
     load_checkpoint,
@@ -27,6 +29,7 @@ from search.engine.checkpoint import (
 )
 from search.engine.distributed import DistEnv, barrier, broadcast_object, setup
 from search.engine.interrupt import Interrupted, StopFlag
+from search.engine.lock import RunLock
 from search.errors import UserError
 from search.report.rundir import RunDir
 
@@ -38,6 +41,7 @@ class Session:
     run: RunDir
     stop: StopFlag = field(default_factory=StopFlag)
     resumed: dict[str, Any] | None = None   # the checkpoint this session resumes from
+    lock: RunLock | None = None              # rank 0's hold on the run directory
 
     @classmethod
     def open(cls, cfg: Config, out: str | Path, resume: bool, stop: StopFlag | None = None,
@@ -50,16 +54,35 @@ class Session:
             raise UserError(f"data.batch_size {cfg.data.batch_size} is smaller than the number of "
                             f"processes {env.world_size}")
         out = Path(out)
+        lock, problem = None, None
+        if env.is_main:
+            try:
+                lock = _claim(out)
+            except UserError as err:
+                problem = str(err)
+        problem = broadcast_object(problem, env)
+        if problem:  # every rank raises, none is left waiting
+            raise UserError(problem)
         taken = broadcast_object((out / "checkpoints" / "last.pt").exists() if env.is_main else None, env)
-        if not resume and taken:  # every rank raises, none is left waiting
+        if not resume and taken:
+            _release(lock)
             raise UserError(f"{out} already holds a run; resume it with --resume, or choose another --out")
         run = RunDir(out, main=env.is_main, echo=echo)
-        resumed = load_checkpoint(run.checkpoint, config=to_dict(cfg)) if resume else None
-        if resumed is not None:
+        resumed = None
+        if resume and not taken:
+            run.log(f"{out} holds no checkpoint (the run stopped while starting): starting it afresh")
+        elif resume:
+            resumed = load_checkpoint(run.checkpoint, config=to_dict(cfg))
             set_rng_state(resumed["rng"])
             run.log(f"resuming {out} at phase {resumed['phase']}, step {resumed['step']}")
         run.write_text("config.yaml", dump_yaml(cfg))
-        return cls(cfg, env, run, stop if stop is not None else StopFlag(), resumed)
+        return cls(cfg, env, run, stop if stop is not None else StopFlag(), resumed, lock)
+
+    def close(self) -> None:
+        """Close the run directory's files and give up its lock."""
+        self.run.close()
+        _release(self.lock)
+        self.lock = None
 
     @property
     def device(self) -> torch.device:
@@ -91,3 +114,23 @@ class Session:
             raise Interrupted(f"stopped at {phase} step {step}/{total}; continue with --resume --out {self.run.path}")
         if step % self.cfg.run.checkpoint_every == 0 and step < total:
             self.save(phase, step, state())
+
+
+def _claim(out: Path) -> RunLock:
+    """Create the run directory, lock it for this process, clear what a killed process left."""
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file, expected a run directory")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = RunLock(out).acquire()
+    except PermissionError as err:
+        raise UserError(f"--out {out}: cannot write there ({err.strerror})") from None
+    except OSError as err:
+        raise UserError(f"--out {out}: cannot create the run directory ({err.strerror or err})") from None
+    remove_stale_temporaries(out)
+    return lock
+
+
+def _release(lock: RunLock | None) -> None:
+    if lock is not None:
+        lock.release()

@@ -66,6 +66,7 @@ class RunDir:
         if main:
             (self.path / "checkpoints").mkdir(parents=True, exist_ok=True)
             self._log = open(self.path / "log.txt", "a", buffering=1)
+            self._recorded = _clean_metrics(self.path / "metrics.jsonl")
             self._metrics = open(self.path / "metrics.jsonl", "a", buffering=1)
 
     @property
@@ -82,9 +83,13 @@ class RunDir:
 
     def record(self, phase: str, step: int, scalars: Mapping[str, float],
                extra: Mapping[str, Any] | None = None) -> None:
-        """One metrics.jsonl line; every finite scalar also goes to TensorBoard as ``phase/name``."""
-        if not self.main:
+        """One metrics.jsonl line; every finite scalar also goes to TensorBoard as ``phase/name``.
+
+        A ``(phase, step)`` already in the file (a resumed run replaying the steps after its last
+        checkpoint) is not written again."""
+        if not self.main or (phase, step) in self._recorded:
             return
+        self._recorded.add((phase, step))
         row = {"phase": phase, "step": step, **{k: _number(v) for k, v in scalars.items()}, **(extra or {})}
         self._metrics.write(json.dumps(row, default=_json_default) + "\n")
         tb = self.tb()
@@ -120,6 +125,24 @@ class RunDir:
             if f is not None:
                 f.close()
         self._log = self._metrics = None
+
+
+def _clean_metrics(path: Path) -> set[tuple[str, int]]:
+    """The ``(phase, step)`` keys in ``path``; a torn last line (a killed writer's) is cut off."""
+    if not path.exists():
+        return set()
+    keys, good, text = set(), [], path.read_text()
+    for line in text.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        keys.add((row.get("phase"), row.get("step")))
+        good.append(line)
+    clean = "".join(line + "\n" for line in good)
+    if clean != text:
+        write_text_atomic(path, clean)
+    return keys
 
 
 def _number(v: Any) -> Any:

@@ -10,7 +10,7 @@ from search.errors import UserError
 def test_a_taken_directory_needs_resume(tmp_path):
     s = Session.open(Config(), tmp_path / "run", resume=False, echo=False)
     s.save("search", 3, {"x": 1})
-    s.run.close()
+    s.close()
     with pytest.raises(UserError, match="--resume"):
         Session.open(Config(), tmp_path / "run", resume=False, echo=False)
     again = Session.open(Config(), tmp_path / "run", resume=True, echo=False)
