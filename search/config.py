@@ -49,6 +49,7 @@ class DataConfig:
     batch_size: int = 8                    # images per step, all ranks together
     in_memory: bool = False                # keep decoded images in memory (small datasets)
     cache_dir: Optional[str] = None        # complexity-feature cache; None: beside the data
+    workers: int = 0                       # DataLoader worker processes decoding batches ahead (0: in the main process)
 
 
 @dataclass
@@ -126,6 +127,7 @@ class RunConfig:
     checkpoint_every: int = 50             # steps between checkpoints (and one at each phase end)
     log_every: int = 10                    # steps between metric records
     progress: bool = True                  # periodic progress line on stderr
+    amp: str = "auto"                      # mixed precision of the weight steps: auto (bf16 on CUDA, off on CPU) | off | bf16 | fp16
 
 
 # baselines a run can train beside the derived network (search/baselines.py); "uniform:0.5",
@@ -166,10 +168,11 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "search.arch_sampling": ("soft", "hard"),
     "search.derive_rule": ("expected", "argmax"),
     "search.gate_regret": ("labels", "network"),
+    "run.amp": ("auto", "off", "bf16", "fp16"),
 }
 POSITIVE = ("data.batch_size", "eval.batch_size", "search.arch_every", "search.gate_steps", "search.gate_buffer", "run.checkpoint_every",
             "run.log_every", "search.tau_start", "search.tau_end")
-NON_NEGATIVE = ("search.warmup_steps", "search.steps", "train.steps", "train.warmup_steps",
+NON_NEGATIVE = ("data.workers", "search.warmup_steps", "search.steps", "train.steps", "train.warmup_steps",
                 "search.lambda_inf", "search.lambda_train", "run.threads")
 
 

@@ -22,12 +22,12 @@ import supernet
 from cost_models.target import load_target
 from search.config import Config
 from search.cosearch.schedule import temperature
-from search.data.batches import global_batch
+from search.data.loader import StepBatches
 from search.data.splits import Splits
 from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
 from search.engine.seeding import seed_step
 from search.engine.session import Session
-from search.train.loss import weight_step
+from search.train.loss import precision_for, weight_step
 from supernet.gates import (
     DataGate,
     InferenceResolution,
@@ -81,6 +81,10 @@ class CoSearch:
         self.probe_feats = torch.zeros(0, splits.features["val"].shape[1])
         self.probe_regret = torch.zeros(0, len(self.actions))
         self.step = 0
+        d = cfg.data
+        self.precision = precision_for(cfg.run.amp, dev)
+        self.batches = {which: StepBatches(getattr(splits, which), d.batch_size, cfg.run.seed, which, self.env, dev,
+                                           d.workers) for which in ("train", "val")}
 
     @property
     def total_steps(self) -> int:
@@ -124,8 +128,7 @@ class CoSearch:
     # -- data -------------------------------------------------------------------------------
     def batch(self, which: str, t: int) -> tuple[list[int], list[int], Tensor, Tensor]:
         """Global indices, this rank's positions in the global batch, local images and masks."""
-        return global_batch(getattr(self.splits, which), self.cfg.data.batch_size, t, self.cfg.run.seed, which,
-                            self.env, self.session.device)
+        return self.batches[which](t)
 
     # -- steps ------------------------------------------------------------------------------
     def run_step(self, t: int) -> dict[str, float]:
@@ -160,7 +163,7 @@ class CoSearch:
             choice = torch.full((bs,), self.full_action, device=self.session.device)
             weights = torch.ones(bs, device=self.session.device)
         out = weight_step(self.w_model, self.w_opt, images, masks, pos, choice, weights, self.actions,
-                          self.env.world_size)
+                          self.env.world_size, self.precision)
         self.action_counts += out["counts"]
         stats = {"w_loss": out["loss"], "kept_fraction": out["kept_fraction"]}
         stats.update({f"action/{a}": float(c) / bs for a, c in zip(self.actions, out["counts"].tolist())})
@@ -222,7 +225,8 @@ class CoSearch:
                 "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
                 "g_opt": self.g_opt.state_dict(), "action_counts": self.action_counts.clone(), "step": self.step,
                 "budget": self.budget, "cost_size": list(self.cost_size),
-                "probe_feats": self.probe_feats.cpu(), "probe_regret": self.probe_regret.cpu()}
+                "probe_feats": self.probe_feats.cpu(), "probe_regret": self.probe_regret.cpu(),
+                "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
@@ -234,3 +238,5 @@ class CoSearch:
         self.action_counts = state["action_counts"].clone()
         self.step, self.budget = int(state["step"]), float(state["budget"])
         self.probe_feats, self.probe_regret = state["probe_feats"].clone(), state["probe_regret"].clone()
+        if state.get("scaler") is not None and self.precision.scaler is not None:
+            self.precision.scaler.load_state_dict(state["scaler"])

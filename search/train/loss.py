@@ -18,6 +18,7 @@ the global batch's loss.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
@@ -57,18 +58,52 @@ def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, 
     return total * world_size / max(kept_global, 1), plain / n
 
 
+@dataclass
+class Precision:
+    """Mixed precision of the weight steps: ``torch.autocast`` to ``dtype`` (None: fp32), with a
+    gradient scaler for fp16 (whose state belongs in the checkpoint)."""
+
+    device_type: str = "cpu"
+    dtype: torch.dtype | None = None
+    scaler: torch.amp.GradScaler | None = None
+
+
+def precision_for(setting: str, device: torch.device) -> Precision:
+    """``run.amp``: ``auto`` is bf16 on CUDA and fp32 on the CPU; ``off``, ``bf16``, ``fp16``.
+
+    >>> precision_for("auto", torch.device("cpu")).dtype is None
+    True
+    """
+    kind = device.type
+    if setting == "auto":
+        setting = "bf16" if kind == "cuda" else "off"
+    if setting == "off":
+        return Precision(kind)
+    if setting == "fp16":
+        return Precision(kind, torch.float16, torch.amp.GradScaler(kind))
+    return Precision(kind, torch.bfloat16)
+
+
 def weight_step(model: nn.Module, opt: torch.optim.Optimizer, images: Tensor, masks: Tensor, pos: Sequence[int],
-                choice: Tensor, weights: Tensor, actions: Sequence, world_size: int = 1) -> dict[str, Any]:
+                choice: Tensor, weights: Tensor, actions: Sequence, world_size: int = 1,
+                precision: Precision | None = None) -> dict[str, Any]:
     """One optimiser step on :func:`gated_loss`. ``choice`` and ``weights`` cover the *global* batch,
     ``pos`` are this rank's positions in it, ``images`` and ``masks`` this rank's items.
 
     Returns ``{"loss": mean plain loss, "kept_fraction", "counts": images per action}``.
     """
+    p = precision or Precision(images.device.type)
     counts = torch.bincount(choice.cpu(), minlength=len(actions))
     dropped = int(counts[list(actions).index("drop")]) if "drop" in actions else 0
     kept = len(choice) - dropped
-    loss, plain = gated_loss(model, images, masks, choice[pos], weights[pos], actions, kept, world_size)
+    with torch.autocast(p.device_type, dtype=p.dtype, enabled=p.dtype is not None):
+        loss, plain = gated_loss(model, images, masks, choice[pos], weights[pos], actions, kept, world_size)
     opt.zero_grad(set_to_none=True)
-    loss.backward()
-    opt.step()
+    if p.scaler is not None:
+        p.scaler.scale(loss).backward()
+        p.scaler.step(opt)
+        p.scaler.update()
+    else:
+        loss.backward()
+        opt.step()
     return {"loss": float(plain), "kept_fraction": kept / len(choice), "counts": counts}

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from search.config import Config
-from search.data.batches import global_batch
+from search.data.loader import StepBatches
 from search.data.splits import Splits
 from search.engine.distributed import MultiInput, wrap_ddp
 from search.engine.hooks import Checkpoint, Metrics, Progress, WallClock
@@ -23,7 +23,7 @@ from search.engine.loop import Loop
 from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.evaluate.evaluate import load_item
-from search.train.loss import weight_step
+from search.train.loss import precision_for, weight_step
 from supernet.bn import recalibrate_bn
 from supernet.gates import loss_weights, parse_actions, resize_images
 
@@ -61,6 +61,9 @@ class Trainer:
         self.full_action = self.actions.index(max((a for a in self.actions if a != "drop"), key=float))
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
         self.step, self.wall_s = 0, 0.0
+        self.precision = precision_for(cfg.run.amp, session.device)
+        self.batches = StepBatches(splits.train, cfg.data.batch_size, cfg.run.seed, "train", self.env,
+                                   session.device, cfg.data.workers)
 
     @property
     def total_steps(self) -> int:
@@ -70,8 +73,7 @@ class Trainer:
         cfg, dev = self.cfg, self.session.device
         seed_step(cfg.run.seed, "train", t)
         lr = self.opt.param_groups[0]["lr"]
-        idx, pos, images, masks = global_batch(self.splits.train, cfg.data.batch_size, t, cfg.run.seed, "train",
-                                               self.env, dev)
+        idx, pos, images, masks = self.batches(t)
         if self.choice is not None:
             choice = self.choice[idx].to(dev)
             sample = nn.functional.one_hot(choice, len(self.actions)).float()
@@ -79,7 +81,8 @@ class Trainer:
         else:
             choice = torch.full((len(idx),), self.full_action, device=dev)
             weights = torch.ones(len(idx), device=dev)
-        out = weight_step(self.ddp, self.opt, images, masks, pos, choice, weights, self.actions, self.env.world_size)
+        out = weight_step(self.ddp, self.opt, images, masks, pos, choice, weights, self.actions, self.env.world_size,
+                          self.precision)
         self.sched.step()
         self.action_counts += out["counts"]
         self.step = t + 1
@@ -101,12 +104,15 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                "step": self.step, "action_counts": self.action_counts.clone(), "wall_s": self.wall_s}
+                "step": self.step, "action_counts": self.action_counts.clone(), "wall_s": self.wall_s,
+                "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         if state.get("opt") is not None:
             self.opt.load_state_dict(state["opt"])
+        if state.get("scaler") is not None and self.precision.scaler is not None:
+            self.precision.scaler.load_state_dict(state["scaler"])
         if state.get("sched") is not None:
             self.sched.load_state_dict(state["sched"])
         self.step, self.wall_s = int(state["step"]), float(state["wall_s"])

@@ -1,10 +1,13 @@
-"""search/gated.py: the mixed-resolution W loss in one forward call."""
+"""search/train/loss.py: the mixed-resolution W loss in one forward call, and the W step."""
+import math
+
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from search.engine.distributed import MultiInput
-from search.train.loss import gated_loss
+from search.train.loss import gated_loss, precision_for, weight_step
 
 ACTIONS = ("drop", 0.5, 1.0)
 
@@ -54,3 +57,17 @@ def test_a_single_image_group_trains_through_batch_norm_on_a_1x1_map():
     loss, _ = gated_loss(MultiInput(net), images, masks, torch.tensor([0, 1, 0, 0]), torch.ones(4), ACTIONS, 1)
     loss.backward()
     assert torch.isfinite(loss)
+
+
+@pytest.mark.parametrize("amp", ["off", "bf16", "fp16"])
+def test_weight_step_in_every_precision_lowers_the_loss(amp):
+    torch.manual_seed(0)
+    net = MultiInput(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 2, 1)))
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    precision = precision_for(amp, torch.device("cpu"))
+    assert (precision.scaler is not None) == (amp == "fp16")
+    images, masks = torch.rand(4, 3, 8, 8), (torch.rand(4, 8, 8) > 0.5).long()
+    choice, weights = torch.tensor([0, 1, 3, 3]), torch.ones(4)
+    losses = [weight_step(net, opt, images, masks, [0, 1, 2, 3], choice, weights, ACTIONS, 1, precision)["loss"]
+              for _ in range(5)]
+    assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
