@@ -129,7 +129,13 @@ def pareto_plot(runs: Sequence[Mapping[str, Any]], path: str | Path, key: str = 
                                                               label="full network (cost model)")
             xs.append(ref)
         cost_axis(ax, metric, key, xs)
-        ax.set_title(target)
+        derived = next((r for r in runs if r["name"] == "derived"), None)
+        mine = ((derived or {}).get(key, {}).get(target) or {}).get(metric)
+        if ref and mine is not None:
+            ax.set_title(f"{target}: derived {(mine / ref - 1) * 100:+.1f} % {METRICS[metric][0]} vs full network",
+                         fontsize=10)
+        else:
+            ax.set_title(target)
         ax.set_ylabel("mIoU (%)")
         ax.grid(alpha=0.3, which="both")
     if handles:
@@ -195,7 +201,8 @@ def arch_rows(arch: Mapping[str, Any]) -> tuple[list[tuple[str, int, int, bool]]
     options, _ = site_options(arch["family"], arch["num_classes"], **(arch.get("space") or {}))
     choices = arch["choices"]
     branches = [(name, bool(choices[name])) for name, opts in options.items() if set(opts) == {False, True}]
-    dropped = [name.rsplit(".", 1)[0] + "." for name, kept in branches if not kept]
+    # a dropped ``X.keep`` branch takes every ``X.*`` width with it (ASPP rates share one width)
+    dropped = [name[:-len("keep")] for name, kept in branches if not kept and name.endswith(".keep")]
     widths = [(name, int(choices[name]), int(max(opts)), not any(name.startswith(p) for p in dropped))
               for name, opts in options.items() if set(opts) != {False, True}]
     return widths, branches
@@ -212,16 +219,15 @@ def arch_plot(arch: Mapping[str, Any], path: str | Path) -> Path:
     ys = list(range(len(widths)))[::-1]
     full = [w[2] for w in widths]
     frac = [w[1] / w[2] for w in widths]
-    ax.barh(ys, [1.0] * len(widths), color="#dddddd", label="full network")
+    ax.barh(ys, [1.0] * len(widths), color="#dddddd")
     colors = ["tab:blue" if alive else "#9ecae1" for *_, alive in widths]
-    ax.barh(ys, frac, color=colors, label="derived")
+    ax.barh(ys, frac, color=colors)
     for y, (name, chosen, widest, alive) in zip(ys, widths):
         ax.text(1.02, y, f"{chosen} / {widest}" + ("" if alive else " (branch dropped)"), va="center", fontsize=8)
     ax.set_yticks(ys, [w[0] for w in widths], fontsize=8)
-    ax.set_xlim(0, 1.3)
+    ax.set_xlim(0, 1.45)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0], ["0", "¼", "½", "¾", "1"])
-    ax.set_xlabel("channels: derived / full network")
-    ax.legend(loc="lower right", fontsize=8, frameon=False)
+    ax.set_xlabel("channels of the derived network (blue) over the full network's (grey)")
     if sum(full):
         kept = sum(w[1] for w in widths if w[3]) / sum(full)
         ax.set_title(f"{arch['family']}: {kept:.0%} of the full network's channels, inference scale {scale:g}",
@@ -237,7 +243,7 @@ def arch_plot(arch: Mapping[str, Any], path: str | Path) -> Path:
     else:
         bx.text(0.5, 0.5, "no branch sites in this family", ha="center", va="center", fontsize=8)
         bx.set_yticks([])
-    bx.set_xlim(0, 1.3)
+    bx.set_xlim(0, 1.45)
     bx.set_xticks([])
     bx.set_title("multi-scale branches (the full network keeps all)", fontsize=9)
     fig.tight_layout()
