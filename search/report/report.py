@@ -241,14 +241,14 @@ def full_network_lines(run: Mapping[str, Any], full: Mapping[str, Any]) -> list[
 
 
 def saving_summary(run: Mapping[str, Any], full: Mapping[str, Any], metric: str = "energy_j",
-                   target: str | None = None) -> str:
+                   target: str | None = None, reference: str = "the full network (cost model)") -> str:
     """One line for the terminal: ``run``'s inference and training ``metric`` against the full
-    network's, on ``target`` (default: the first).
+    network's, on ``target`` (default: the first); ``reference`` names what ``full`` is.
 
     >>> full = {"inference": {"t": {"energy_j": 4e-3}}, "training": {"t": {"energy_j": 0.3}}}
     >>> run = {"name": "derived", "inference": {"t": {"energy_j": 3e-3}}, "training": {"t": {"energy_j": 0.15}}}
     >>> saving_summary(run, full)
-    'derived vs the full network (cost model, t): inference energy 3 mJ vs 4 mJ (-25.0 %), training energy 150 mJ vs 300 mJ (-50.0 %)'
+    'derived vs the full network (cost model) on t: inference energy 3 mJ vs 4 mJ (-25.0 %), training energy 150 mJ vs 300 mJ (-50.0 %)'
     """
     target = target or next(iter(full.get("inference", {})), None)
     name, unit = METRICS[metric]
@@ -260,7 +260,7 @@ def saving_summary(run: Mapping[str, Any], full: Mapping[str, Any], metric: str 
             continue
         change = relative_change(run, full, key, target, metric)
         parts.append(f"{key} {name} {si_format(mine, unit)} vs {si_format(ref, unit)} ({_fmt(change, 100, '{:+.1f}')} %)")
-    return f"{run.get('label', run['name'])} vs the full network (cost model, {target}): " + (", ".join(parts) or "no costs")
+    return f"{run.get('label', run['name'])} vs {reference} on {target}: " + (", ".join(parts) or "no costs")
 
 
 # -- report.md ---------------------------------------------------------------------------------

@@ -111,7 +111,7 @@ def test_full_network_reference_equals_a_trained_full_baseline(tmp_path):
     derived = {**run, "name": "derived", "inference": {"jetson_tx2": {**run["inference"]["jetson_tx2"],
                                                                       "energy_j": ref["inference"]["jetson_tx2"]["energy_j"] / 2}}}
     line = saving_summary(derived, ref)
-    assert line.startswith("derived vs the full network (cost model, jetson_tx2): inference energy")
+    assert line.startswith("derived vs the full network (cost model) on jetson_tx2: inference energy")
     assert "(-50.0 %)" in line and "(+0.0 %)" in line
     report = {**report, "runs": [derived], "full_network": ref}
     md = markdown_report(report)
