@@ -24,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="the cost on the plots' x axis and, beside energy, in the change table (default: "
                              "the runs' search.cost_metric)")
     parser.epilog = ("examples:\n  python -m search compare runs/lam01 runs/lam05 runs/u05 --out runs/compare\n"
-                     "  python -m search compare runs/s0 runs/s1 runs/s2 runs/full --reference runs/full --out runs/cmp")
+                     "  python -m search compare runs/s0 runs/s1 runs/s2 --reference runs/full --out runs/cmp")
 
 
 def _suffix(i: int) -> str:

@@ -78,7 +78,22 @@ def launch(cfg: Config, out: Path, resume: bool, stages: tuple[str, ...], messag
             line = saving_line(out / "report.json")
             if line:
                 print(line)
+            for warning in degenerate_lines(out / "report.json"):
+                print(warning, file=sys.stderr)
     return 0
+
+
+def degenerate_lines(report_path: Path) -> list[str]:
+    """``WARNING <run>: <reason>`` for each degenerate run of the report (none when unreadable)."""
+    import json  # noqa: PLC0415
+
+    from search.report.report import warning_lines  # noqa: PLC0415
+
+    try:
+        report = json.loads(Path(report_path).read_text())
+        return [line.removeprefix("* ") for line in warning_lines(report["runs"], report.get("class_names") or ())]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return []
 
 
 def saving_line(report_path: Path) -> str | None:

@@ -259,7 +259,8 @@ def saving_summary(run: Mapping[str, Any], full: Mapping[str, Any], metric: str 
         if mine is None or ref is None:
             continue
         change = relative_change(run, full, key, target, metric)
-        parts.append(f"{key} {name} {si_format(mine, unit)} vs {si_format(ref, unit)} ({_fmt(change, 100, '{:+.1f}')} %)")
+        parts.append(f"{key} {name} {si_format(mine, unit)} vs {si_format(ref, unit)} "
+                     f"({_fmt(change, 100, '{:+.1f}')} %)")
     return f"{run.get('label', run['name'])} vs {reference} on {target}: " + (", ".join(parts) or "no costs")
 
 
@@ -283,8 +284,9 @@ def markdown_report(report: Mapping[str, Any], arch: Mapping[str, Any] | None = 
     derived = _derived(runs)
     if full_network and derived is not None:
         out += [f"## vs {FULL_NETWORK}", "",
-                "The full network (width 1.0, every branch, input scale 1.0, every training image at full "
-                "resolution, the same number of training images) is not trained: its costs come from the cost model.",
+                ("The full network (width 1.0, every branch, input scale 1.0, every training image at full "
+                 "resolution, the same number of training images) is not trained: its costs come from the cost "
+                 "model."),
                 "", *full_network_lines(derived, full_network), "",
                 saving_summary(derived, full_network, cost_metric_of(runs)), ""]
     relative = relative_table(runs)

@@ -64,7 +64,7 @@ def test_sweep_ctrl_c_exits_130_with_one_line(tmp_path, monkeypatch):
         return real(*args, **{**kwargs, "stop": StopAfter(2)})
 
     monkeypatch.setattr(search.pipeline, "run_pipeline", interrupted_after_two_steps)
-    code, stdout, stderr = run_cli("sweep", TINY, f"data.cache_dir={tmp_path / 'cache'}", "--values", "0.1",
+    code, _, stderr = run_cli("sweep", TINY, f"data.cache_dir={tmp_path / 'cache'}", "--values", "0.1",
                                    "--widths", "0.5", "--out", tmp_path / "sweep")
     assert code == 130
     assert "Traceback" not in stderr
@@ -152,3 +152,12 @@ def test_saving_line_for_the_terminal(tmp_path):
     assert runargs.saving_line(path).startswith("derived vs the trained full network on t:")
     path.write_text(json.dumps({"runs": [derived]}))
     assert runargs.saving_line(path) is None and runargs.saving_line(tmp_path / "missing.json") is None
+
+
+def test_degenerate_lines_for_the_terminal(tmp_path):
+    path = tmp_path / "report.json"
+    runs = [{"name": "derived", "iou": [0.7, 0.0, 0.0]}]
+    path.write_text(json.dumps({"runs": runs, "class_names": ["bg", "a", "b"]}))
+    (line,) = runargs.degenerate_lines(path)
+    assert line.startswith("WARNING derived: only class 0 (bg) has an IoU above 0")
+    assert runargs.degenerate_lines(tmp_path / "missing.json") == []

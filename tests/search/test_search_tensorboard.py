@@ -1,11 +1,10 @@
 """search/report/tensorboard.py: the custom-scalars layout, gate actions by name, hparams, read back
 from the event files."""
+import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
 from tensorboard.plugins.hparams import plugin_data_pb2
 from torch.utils.tensorboard import SummaryWriter
-
-import pytest
 
 import supernet
 from search.report.tensorboard import add_gate_actions, add_hparams, add_layout, final_metrics
