@@ -14,8 +14,7 @@ from search.derive import describe
 from search.engine.distributed import broadcast_object
 from search.engine.interrupt import Interrupted
 from search.engine.session import Session
-from search.report.plots import pareto_plot
-from search.report.report import markdown_report
+from search.report.write import write_report_files
 from search.train.phase import initial_train_state
 
 # run_nested(config, out, stages, initial): the pipeline runs a baseline as a run of its own
@@ -57,9 +56,6 @@ def baselines_phase(session: Session, splits: Splits, run_nested: RunNested) -> 
     report["runs"] = runs
     if run.main:
         run.write_json("report.json", report)
-        arch = supernet.load_arch(run.path / "arch.json")
-        run.write_text("report.md", markdown_report(report, arch))
-        pareto_plot(runs, run.path / "pareto.png")
-        pareto_plot(runs, run.path / "pareto_training.png", key="training")
+        write_report_files(run.path, report, supernet.load_arch(run.path / "arch.json"))
     run.log("baselines done")
     return report

@@ -23,8 +23,13 @@ import copy
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from search.baselines.plan import plan_baseline
 from search.config import Config
-from search.report.plots import pareto_front, plt, save_figure
+from search.report.compare import collect
+from search.report.plots import series_plot
+from search.report.report import markdown_table
+from search.report.rundir import write_json, write_text_atomic
+from search.train.phase import initial_train_state
 
 
 def _fmt_value(v: float) -> str:
@@ -37,9 +42,7 @@ def sweep_dirs(out: Path, values: Sequence[float], widths: Sequence[float]) -> t
 
 def run_sweep(cfg: Config, out: Path, values: Sequence[float], widths: Sequence[float]) -> dict[str, Any]:
     """Run (or resume) every sub-run, then write ``sweep.md``, ``sweep.json`` and ``sweep.png`` in ``out``."""
-    from search.baselines.plan import plan_baseline  # noqa: PLC0415 (torch-heavy)
     from search.pipeline import STAGES, run_pipeline
-    from search.train.phase import initial_train_state  # noqa: PLC0415
 
     lam_dirs, uni_dirs = sweep_dirs(out, values, widths)
     for v, d in zip(values, lam_dirs):
@@ -60,10 +63,6 @@ def run_sweep(cfg: Config, out: Path, values: Sequence[float], widths: Sequence[
 
 def summarize(out: Path, values: Sequence[float], widths: Sequence[float], targets: Sequence[str]) -> dict[str, Any]:
     """Read the sub-runs' reports; write the table, the dominance check and the plot."""
-    from search.cli.compare import collect  # noqa: PLC0415
-    from search.report.report import markdown_table  # noqa: PLC0415
-    from search.report.rundir import write_json, write_text_atomic  # noqa: PLC0415
-
     lam_dirs, uni_dirs = sweep_dirs(out, values, widths)
     derived = [{**r, "label": f"lambda_inf={_fmt_value(v)}"} for v, d in zip(values, lam_dirs)
                for r in collect([d]) if r["name"] == "derived"]
@@ -74,7 +73,7 @@ def summarize(out: Path, values: Sequence[float], widths: Sequence[float], targe
         margins = ", ".join(f"{k}: {'–' if m is None else f'{m * 100:+.2f}'}" for k, m in c["margins"].items())
         lines.append(f"* {t}: dominates {c['dominates']} ({c['dominated']} of {c['compared']} comparable uniform "
                      f"points dominated; mIoU margin in points: {margins})")
-    lines += ["", "![sweep](sweep.png)", ""]
+    lines += ["", "![sweep](sweep.png) (inference energy, the cost the dominance check uses)", ""]
     write_text_atomic(out / "sweep.md", "\n".join(lines))
     result = {"derived": derived, "uniform": uniform, "dominance": checks}
     write_json(out / "sweep.json", result)
@@ -100,28 +99,9 @@ def dominance(derived: Sequence[Mapping[str, Any]], uniform: Sequence[Mapping[st
             "dominates": bool(compared) and dominated == len(compared)}
 
 
-def curves_plot(series: Mapping[str, Sequence[Mapping[str, Any]]], path: str | Path, key: str = "inference") -> Path:
-    """mIoU (%) against ``key`` energy (mJ), one panel per target, each series' points and Pareto front."""
-    targets: list[str] = []
-    for runs in series.values():
-        for r in runs:
-            targets += [t for t in r.get(key, {}) if isinstance(r[key][t], dict) and t not in targets]
-    targets = targets or ["(no cost)"]
-    fig, axes = plt.subplots(1, len(targets), figsize=(5.5 * len(targets), 4), squeeze=False)
-    for ax, target in zip(axes[0], targets):
-        for name, runs in series.items():
-            pts = _points(runs, target, key)
-            if not pts:
-                continue
-            xs, ys = [p[0] * 1e3 for p in pts], [p[1] * 100 for p in pts]
-            line = ax.scatter(xs, ys, label=name)
-            front = pareto_front(list(zip(xs, ys)))
-            ax.plot(*zip(*front), color=line.get_facecolor()[0], linewidth=1)
-            for x, y, (_, _, label) in zip(xs, ys, pts):
-                ax.annotate(label, (x, y), textcoords="offset points", xytext=(3, 3), fontsize=7)
-        ax.set_title(f"{target}: {key}")
-        ax.set_xlabel(f"{key} energy (mJ)")
-        ax.set_ylabel("mIoU (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    return save_figure(fig, path)
+def curves_plot(series: Mapping[str, Sequence[Mapping[str, Any]]], path: str | Path, key: str = "inference",
+                metric: str = "energy_j") -> Path:
+    """mIoU (%) against ``key`` ``metric`` (default inference energy, what :func:`dominance`
+    checks), one panel per target, each series' points and Pareto front (also written as PDF)."""
+    return series_plot(series, path, key=key, metric=metric,
+                       title="lambda_inf sweep against uniform widths")

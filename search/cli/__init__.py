@@ -26,6 +26,7 @@ COMMANDS = {
     "cost": 'cost of an arch.json or a baseline network on a hardware target (MACs, DRAM, energy, latency)',
     "targets": 'list the hardware targets: kind, precision, peak, DRAM bandwidth, on-chip buffer, source file',
     "calibrate": 'calibrate the host_cpu target by a few-second micro-benchmark of torch on this CPU',
+    "config": 'print the resolved config (a file or a run directory, defaults filled in, key=value applied) as YAML',
 }
 
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import cost_models
+import supernet
 from search.derive import inference_scale
 from search.errors import UserError
 
@@ -14,18 +16,22 @@ _INPUT = re.compile(r"^(\d+)x(\d+)x(\d+)$")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("arch", nargs="?", type=Path, metavar="ARCH_JSON", help="an arch.json file")
+    parser.add_argument("arch", nargs="?", type=Path, metavar="ARCH_JSON",
+                        help="an arch.json, or a derived.pt (the arch stored with its weights)")
     parser.add_argument("--baseline", metavar="FAMILY", help="a fixed baseline network of this family instead")
     parser.add_argument("--num-classes", type=int, default=19, help="classes of the baseline (default 19)")
     parser.add_argument("--width-mult", type=float, default=1.0, help="width of the baseline (default 1.0)")
     parser.add_argument("--inference-scale", type=float, default=1.0,
                         help="input scale of the baseline (default 1.0)")
-    parser.add_argument("--target", required=True, help="a target name (see `targets`) or a target .yaml file")
+    parser.add_argument("--target", required=True, action="append", metavar="TARGET",
+                        help="a target name (see `targets`) or a target .yaml file; repeat it (or separate "
+                             "names with commas) for several targets")
     parser.add_argument("--input", default="3x512x1024", help="full-resolution input CxHxW (default 3x512x1024)")
     parser.add_argument("--training", action="store_true", help="cost of one training step instead of inference")
     parser.add_argument("--per-layer", action="store_true", help="show (or, with --json, include) every layer")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
-    parser.epilog = ("examples: python -m search cost runs/psp/arch.json --target jetson_tx2\n"
+    parser.epilog = ("examples: python -m search cost runs/psp/arch.json --target jetson_tx2 --target zc706\n"
+                     "          python -m search cost runs/psp/derived.pt --target jetson_tx2,zc706 --json\n"
                      "          python -m search cost --baseline pspnet --target zc706 --input 3x256x512 --per-layer")
 
 
@@ -42,10 +48,24 @@ def load_network(args: argparse.Namespace) -> tuple[object, dict]:
     """The network and its arch dict, from ARCH_JSON or --baseline (supernet is imported here)."""
     if (args.arch is None) == (args.baseline is None):
         raise UserError("give either ARCH_JSON or --baseline FAMILY (exactly one)")
-    import supernet  # noqa: PLC0415 (only this command needs the model families)
     if args.arch is not None:
         if not args.arch.is_file():
             raise UserError(f"{args.arch}: no such file")
+        if is_torch_archive(args.arch):  # derived.pt: weights + arch, read with torch.load(weights_only=True)
+
+            try:
+                with zipfile.ZipFile(args.arch) as z:
+                    names = z.namelist()
+            except zipfile.BadZipFile:
+                names = []
+            if not any(n.endswith("/data.pkl") for n in names):
+                raise UserError(f"{args.arch}: a torch archive that is not a derived.pt (derived.pt2 is a "
+                                f"torch.export program and holds no arch); give a run's arch.json or derived.pt")
+            try:
+                return supernet.export.load_derived(args.arch)
+            except supernet.ArchError as err:
+                raise UserError(f"{err}; give a run's arch.json or derived.pt (derived.pt2, a torch.export "
+                                f"program, holds no arch)") from None
         arch = supernet.load_arch(args.arch)
     else:
         arch = supernet.baseline_arch(args.baseline, args.num_classes, width_mult=args.width_mult,
@@ -53,28 +73,52 @@ def load_network(args: argparse.Namespace) -> tuple[object, dict]:
     return supernet.build_from_arch(arch), arch
 
 
+def is_torch_archive(path: Path) -> bool:
+    """Whether ``path`` is a zip archive (what ``torch.save`` and ``torch.export.save`` write), not JSON."""
+    with open(path, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
+
+
+def targets_of(values: list[str]) -> list[str]:
+    """``--target a --target b,c`` -> ``["a", "b", "c"]`` (duplicates dropped, order kept)."""
+    out: list[str] = []
+    for value in values:
+        for name in value.split(","):
+            name = name.strip()
+            if name and name not in out:
+                out.append(name)
+    if not out:
+        raise UserError("--target: give at least one target name (see `python -m search targets`)")
+    return out
+
+
 def main(args: argparse.Namespace) -> int:
     c, h, w = parse_input(args.input)
-    target = cost_models.load_target(args.target)  # an unknown target fails before any network is built
+    # an unknown target fails before any network is built
+    targets = [cost_models.load_target(t) for t in targets_of(args.target)]
     model, arch = load_network(args)
-    import supernet  # noqa: PLC0415
     scale = inference_scale(arch)
     shape = (1, c, supernet.scaled_size(h, scale), supernet.scaled_size(w, scale))
-    report = cost_models.profile(model, shape, target=target, training=args.training)
     name = str(args.arch) if args.arch is not None else f"baseline {args.baseline} (width {args.width_mult})"
-    if args.json:
-        out = report.to_dict()
-        if not args.per_layer:
-            out.pop("layers"), out.pop("edges")
-        print(json.dumps({"network": name, "family": arch["family"], "inference_scale": scale, **out}, indent=1))
-        return 0
-    print(f"{name}: family {arch['family']}, input {c}x{h}x{w} at inference scale {scale:g} -> "
-          f"{shape[1]}x{shape[2]}x{shape[3]}, target {target.name}, "
-          f"{'one training step' if args.training else 'inference'}")
-    if args.per_layer:
-        print(report.table())
-    else:
-        print(report.table(max_depth=1))
-    print(f"MACs {report.macs:.4g}  params {report.params:.4g}  DRAM {report.dram_bytes:.4g} B  "
-          f"energy {report.energy_j:.4g} J  latency {report.latency_s:.4g} s")
+    results = []
+    for target in targets:
+        report = cost_models.profile(model, shape, target=target, training=args.training)
+        if args.json:
+            out = report.to_dict()
+            if not args.per_layer:
+                out.pop("layers"), out.pop("edges")
+            results.append({"network": name, "family": arch["family"], "inference_scale": scale,
+                            "target": target.name, **out})
+            continue
+        if results:
+            print()
+        results.append(report)
+        print(f"{name}: family {arch['family']}, input {c}x{h}x{w} at inference scale {scale:g} -> "
+              f"{shape[1]}x{shape[2]}x{shape[3]}, target {target.name}, "
+              f"{'one training step' if args.training else 'inference'}")
+        print(report.table() if args.per_layer else report.table(max_depth=1))
+        print(f"MACs {report.macs:.4g}  params {report.params:.4g}  DRAM {report.dram_bytes:.4g} B  "
+              f"energy {report.energy_j:.4g} J  latency {report.latency_s:.4g} s")
+    if args.json:  # one target: its object; several: a list of them, in the order given
+        print(json.dumps(results[0] if len(results) == 1 else results, indent=1))
     return 0

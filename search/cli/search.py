@@ -8,11 +8,11 @@ from search.pipeline import SEARCH_CHECKPOINT, STAGES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_run_arguments(parser, config_required=True)
+    add_run_arguments(parser)
     parser.epilog = "example: python -m search search experiments/configs/quick.yaml model.family=pspnet --out runs/psp"
 
 
 def main(args: argparse.Namespace) -> int:
-    cfg, out = resolve_run(args, config_required=True)
+    cfg, out = resolve_run(args)
     return launch(cfg, out, args.resume, STAGES["search"],
                   f"arch: {out / 'arch.json'}  supernet: {out / SEARCH_CHECKPOINT}")

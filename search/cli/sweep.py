@@ -2,10 +2,13 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
+from search.baselines.sweep import run_sweep
 from search.cli.runargs import split_config_args
-from search.config import load_config
+from search.config import DEFAULT_CONFIG, load_config
+from search.engine.interrupt import Interrupted
 from search.errors import UserError
 
 
@@ -20,7 +23,8 @@ def _floats(text: str, what: str, low: float = 0.0, high: float = float("inf")) 
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("args", nargs="+", metavar="CONFIG [key=value]", help="a YAML config and overrides")
+    parser.add_argument("args", nargs="*", metavar="[CONFIG] [key=value]",
+                        help="a YAML config (default: experiments/configs/quick.yaml) and key=value overrides")
     parser.add_argument("--values", required=True, help="lambda_inf values, comma-separated, e.g. 0.01,0.1,1")
     parser.add_argument("--widths", default="0.25,0.5,0.75,1.0",
                         help="width multipliers of the uniform curve (default 0.25,0.5,0.75,1.0)")
@@ -31,14 +35,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     path, overrides = split_config_args(args.args)
-    if path is None:
-        raise UserError("a config file is required, e.g. experiments/configs/quick.yaml")
-    cfg = load_config(path, overrides)
+    cfg = load_config(path or DEFAULT_CONFIG, overrides)
     values = _floats(args.values, "--values")
     widths = _floats(args.widths, "--widths", 1e-9, 1.0)
-    from search.baselines.sweep import run_sweep  # noqa: PLC0415 (torch-heavy)
 
-    result = run_sweep(cfg, args.out, values, widths)
+    try:
+        result = run_sweep(cfg, args.out, values, widths)
+    except Interrupted:  # Ctrl-C / SIGTERM: the sub-run in progress wrote its checkpoint
+        print(f"interrupted: the sub-run in progress saved a checkpoint; run the same sweep command again to "
+              f"continue (finished sub-runs in {args.out} are kept)", file=sys.stderr)
+        return 130
     for target, check in result["dominance"].items():
         print(f"{target}: front dominates the uniform curve: {check['dominates']} "
               f"({check['dominated']} of {check['compared']} comparable points)")

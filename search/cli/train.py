@@ -22,7 +22,7 @@ BASELINES = {"full": "width 1.0, every branch, scale 1.0",
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    add_run_arguments(parser, config_required=True)
+    add_run_arguments(parser)
     which = parser.add_mutually_exclusive_group(required=True)
     which.add_argument("--arch", type=Path, help="an arch.json (e.g. RUN_DIR/arch.json of a search)")
     which.add_argument("--baseline", metavar="NAME",
@@ -38,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    cfg, out = resolve_run(args, config_required=True)
+    cfg, out = resolve_run(args)
     if args.baseline:
         kind, _ = check_baseline_name(args.baseline, "--baseline")
         if kind in SEARCHED:  # a co-search of its own, then the same training

@@ -19,6 +19,7 @@ from search.engine.hooks import Checkpoint, Metrics, Progress, WallClock
 from search.engine.loop import Loop
 from search.engine.seeding import seed_step
 from search.engine.session import Session
+from search.report.tensorboard import add_gate_actions, add_layout
 from search.train.phase import train_state
 
 SEARCH_CHECKPOINT = "checkpoints/search.pt"
@@ -40,6 +41,7 @@ def record_arch(cs: CoSearch, step: int) -> None:
             tb.add_scalar(f"resolution/{sc}", float(p), step)
         choice = cs.gate.choose(cs.splits.features["train"].to(cs.session.device)).cpu()
     run.histogram("gate/train_actions", choice.float(), step, bins=torch.arange(len(cs.actions) + 1).float() - 0.5)
+    add_gate_actions(tb, choice, cs.actions, step)
 
 
 def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
@@ -56,6 +58,8 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     run.log(f"co-search: {cfg.model.family} on {cfg.data.name}, {cs.total_steps} steps "
             f"({s.warmup_steps} warm-up), target {s.target}, lambda_inf {s.lambda_inf}, "
             f"budget {cs.budget:.4g} {s.cost_metric}")
+    if run.main:  # one TensorBoard chart per site, its options together
+        add_layout(run.tb(), {n: site.options for n, site in cs.net.sites.items()}, cs.res.scales, cs.actions)
     hooks = [clock, Metrics(run, cfg.run.log_every, cfg.data.batch_size, on_record=lambda t: record_arch(cs, t)),
              Progress(("w_loss", "tau", "cost_ratio"), enabled=cfg.run.progress and run.main),
              Checkpoint(session, lambda: {**cs.state_dict(), "wall_s": clock.wall_s})]

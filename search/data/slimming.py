@@ -24,7 +24,8 @@ def action_key(action: str | float) -> str:
 def slimming_summary(chosen: Tensor, actions: Sequence[str | float], features: Tensor) -> dict[str, Any]:
     """Action histogram, kept fraction and Spearman(complexity, chosen scale) of the gate's final
     choice per image (``chosen`` (N,) action indices); drop counts as scale 0. The Spearman
-    correlation is None when every image has the same scale. ``choice`` lists ``chosen``."""
+    correlation is None when every image has the same scale. ``choice`` lists ``chosen`` and
+    ``complexity`` each image's complexity score (for the gate plot)."""
     chosen = chosen.cpu()
     counts = torch.bincount(chosen, minlength=len(actions)).tolist()
     scales = torch.tensor([0.0 if a == "drop" else float(a) for a in actions])[chosen]
@@ -35,4 +36,4 @@ def slimming_summary(chosen: Tensor, actions: Sequence[str | float], features: T
     dropped = counts[list(actions).index("drop")] if "drop" in actions else 0
     return {"action_histogram": {action_key(a): n for a, n in zip(actions, counts)},
             "kept_fraction": 1.0 - dropped / len(chosen), "spearman_complexity_vs_scale": rho,
-            "choice": chosen.tolist()}
+            "choice": chosen.tolist(), "complexity": complexity_score(features.float().cpu()).tolist()}

@@ -12,9 +12,10 @@ from search.data.splits import Splits
 from search.derive import inference_scale
 from search.engine.session import Session
 from search.evaluate.evaluate import evaluate
-from search.report.costs import inference_costs, training_costs
-from search.report.plots import pareto_plot
-from search.report.report import build_report, markdown_report, run_entry
+from search.report.costs import full_network_reference, inference_costs, training_costs
+from search.report.report import build_report, run_entry
+from search.report.tensorboard import add_hparams, final_metrics
+from search.report.write import write_report_files
 from search.train.phase import make_trainer
 from search.train.trainer import recalibrate_at_scale
 from supernet.export import save_derived
@@ -43,6 +44,8 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     inference = inference_costs(cpu_model, test_size, scale, cfg.cost.targets)
     counts = {a: int(n) for a, n in zip(trainer.actions, trainer.action_counts.tolist())}
     training = training_costs(cpu_model, splits.image_size, counts, cfg.cost.targets, bn_pass)
+    full = full_network_reference(arch["family"], arch["num_classes"], arch.get("space"), test_size, splits.image_size,
+                                  sum(counts.values()), cfg.cost.targets, bn_images=bn_pass[1] if bn_pass else 0)
     arch["cost"] = {t: {k: inference[t][k] for k in COST_KEYS} for t in cfg.cost.targets}
     arch["metrics"] = {"miou": metrics["miou"], "iou": metrics["iou"], "pixel_accuracy": metrics["pixel_accuracy"]}
     supernet.save_arch(arch, run.path / "arch.json")
@@ -51,10 +54,10 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     entry = run_entry(state["name"], metrics, inference, training, wall_s, inference_scale=scale,
                       search=state.get("search"))
     report = build_report([entry], state.get("data_slimming"), session.config_dict(), splits.class_names,
-                          family=arch["family"], arch="arch.json")
+                          family=arch["family"], arch="arch.json", full_network=full)
     run.write_json("report.json", report)
-    run.write_text("report.md", markdown_report(report, arch))
-    pareto_plot(report["runs"], run.path / "pareto.png")
+    write_report_files(run.path, report, arch)
+    add_hparams(run.tb(), session.config_dict(), final_metrics(report), trainer.step)
     run.record("final", trainer.step, {"miou": metrics["miou"],
                                        **{f"{t}/inference_energy_j": inference[t]["energy_j"] for t in inference},
                                        **{f"{t}/training_energy_j": training[t]["energy_j"] for t in training}})

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 import cost_models
+import supernet
 from supernet import scaled_size
 
 TOTALS = ("macs", "params", "activations", "dram_bytes", "energy_j", "latency_s")
@@ -87,3 +88,31 @@ def training_costs(model: nn.Module, size: Sequence[int], counts: Mapping[Any, i
             add("bn_recalibration", bn_pass[1], bn_pass[0], training=False)
         out[t] = {**total, "images": images, "per_action": per_action}
     return out
+
+
+def full_network_reference(family: str, num_classes: int, space_options: Mapping[str, Any] | None,
+                           input_size: Sequence[int], image_size: Sequence[int], train_images: int,
+                           targets: Sequence[str], bn_images: int = 0) -> dict[str, Any]:
+    """The full network's costs from the cost model alone (nothing is trained): width 1.0, every
+    branch, input scale 1.0, and ``train_images`` training steps' images all at full resolution
+    (plus ``bn_images`` forward passes of batch-norm recalibration, as ``train.recalibrate_bn``
+    adds to every trained network).
+
+    ``input_size``: the deployment (H, W) the derived network's inference cost is for
+    (``cost.input_size`` or the test images' size); ``image_size``: the training images' (H, W);
+    ``train_images``: how many images the derived network's training went through, dropped ones
+    included (the same schedule at full resolution). Returns a report-run-like dict
+    ``{"name", "arch", "inference": {target: costs}, "training": {target: costs},
+    "train_images", "input_size", "image_size"}`` (no ``miou``: it was not trained).
+
+    >>> ref = full_network_reference("multires", 4, {"widest": 0.25}, (32, 64), (32, 64), 10, ["jetson_tx2"])
+    >>> ref["training"]["jetson_tx2"]["images"], ref["inference"]["jetson_tx2"]["macs"] > 0
+    (10, True)
+    """
+    arch = supernet.baseline_arch(family, num_classes, **dict(space_options or {}))
+    model = supernet.build_from_arch(arch).eval()
+    return {"name": "full network (cost model)", "arch": arch["choices"],
+            "inference": inference_costs(model, input_size, 1.0, targets),
+            "training": training_costs(model, image_size, {1.0: int(train_images)}, targets,
+                                       (1.0, int(bn_images)) if bn_images else None),
+            "train_images": int(train_images), "input_size": list(input_size), "image_size": list(image_size)}

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import re
 import sys
 import time
 from datetime import datetime
@@ -28,13 +30,70 @@ from supernet.files import atomic_write
 CHECKPOINT = "checkpoints/last.pt"
 
 
-def default_run_dir(root: str | Path = "runs") -> Path:
-    """``runs/<timestamp>``, with a suffix if that already exists."""
-    base = Path(root) / datetime.now().strftime("%Y%m%d-%H%M%S")
+def default_run_dir(root: str | Path = "runs", config: str | Path | None = None, family: str | None = None) -> Path:
+    """``runs/<config-stem>-<family>-<timestamp>`` (parts left out when not given), with a suffix
+    if that already exists.
+
+    >>> default_run_dir("runs", "experiments/configs/quick.yaml", "pspnet").name[:13]
+    'quick-pspnet-'
+    """
+    parts = [_safe(Path(config).stem) if config is not None else None, _safe(family) if family else None]
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(root) / "-".join([p for p in parts if p] + [stamp])
     path, n = base, 1
     while path.exists():
         path, n = Path(f"{base}-{n}"), n + 1
     return path
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.]+", "_", str(text)).strip("_.") or "run"
+
+
+def new_run_dir(root: str | Path = "runs", config: str | Path | None = None, family: str | None = None,
+                latest: str | None = "latest") -> Path:
+    """Create a fresh :func:`default_run_dir` (the name is taken even when another run starts in
+    the same second) and point ``root/latest`` at it (see :func:`point_latest`)."""
+    while True:
+        path = default_run_dir(root, config, family)
+        try:
+            path.mkdir(parents=True)
+            break
+        except FileExistsError:  # another process took the name between the check and mkdir
+            continue
+    if latest:
+        point_latest(path, Path(root) / latest)
+    return path
+
+
+def point_latest(run_dir: str | Path, link: str | Path) -> bool:
+    """Make the symlink ``link`` point at ``run_dir`` (relative to the link's folder when inside
+    it), atomically: a temporary symlink renamed over the old one, so ``link`` always resolves.
+    False (and nothing changed) where ``link`` is a real file or folder, or symlinks are not
+    supported.
+
+    >>> import tempfile
+    >>> root = Path(tempfile.mkdtemp()); (root / "a").mkdir(); (root / "b").mkdir()
+    >>> point_latest(root / "a", root / "latest"), point_latest(root / "b", root / "latest")
+    (True, True)
+    >>> os.readlink(root / "latest")
+    'b'
+    """
+    link, run_dir = Path(link), Path(run_dir)
+    if link.exists() and not link.is_symlink():
+        return False
+    target = os.path.relpath(run_dir, link.parent) if run_dir.is_absolute() == link.is_absolute() else run_dir
+    tmp = link.parent / f".{link.name}.{os.getpid()}.tmp"
+    try:
+        if tmp.is_symlink():
+            tmp.unlink()
+        os.symlink(target, tmp, target_is_directory=True)
+        os.replace(tmp, link)
+    except OSError:
+        if tmp.is_symlink():
+            tmp.unlink()
+        return False
+    return True
 
 
 def write_text_atomic(path: Path, text: str) -> None:
