@@ -63,20 +63,26 @@ class Session:
         problem = broadcast_object(problem, env)
         if problem:  # every rank raises, none is left waiting
             raise UserError(problem)
-        taken = broadcast_object((out / "checkpoints" / "last.pt").exists() if env.is_main else None, env)
-        if not resume and taken:
+        run = None
+        try:
+            taken = broadcast_object((out / "checkpoints" / "last.pt").exists() if env.is_main else None, env)
+            if not resume and taken:
+                raise UserError(f"{out} already holds a run; resume it with --resume, or choose another --out")
+            run = RunDir(out, main=env.is_main, echo=echo)
+            resumed = None
+            if resume and not taken:
+                run.log(f"{out} holds no checkpoint (the run stopped while starting): starting it afresh")
+            elif resume:
+                resumed = load_checkpoint(run.checkpoint, config=to_dict(cfg))
+                set_rng_state(resumed["rng"])
+                run.log(f"resuming {out} at phase {resumed['phase']}, step {resumed['step']}")
+            run.write_text("config.yaml", dump_yaml(cfg))
+            return cls(cfg, env, run, stop if stop is not None else StopFlag(), resumed, lock)
+        except BaseException:  # a refused start leaves the directory free
+            if run is not None:
+                run.close()
             _release(lock)
-            raise UserError(f"{out} already holds a run; resume it with --resume, or choose another --out")
-        run = RunDir(out, main=env.is_main, echo=echo)
-        resumed = None
-        if resume and not taken:
-            run.log(f"{out} holds no checkpoint (the run stopped while starting): starting it afresh")
-        elif resume:
-            resumed = load_checkpoint(run.checkpoint, config=to_dict(cfg))
-            set_rng_state(resumed["rng"])
-            run.log(f"resuming {out} at phase {resumed['phase']}, step {resumed['step']}")
-        run.write_text("config.yaml", dump_yaml(cfg))
-        return cls(cfg, env, run, stop if stop is not None else StopFlag(), resumed, lock)
+            raise
 
     def close(self) -> None:
         """Close the run directory's files and give up its lock."""
