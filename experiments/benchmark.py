@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from cost_models.calibrate import machine_summary  # noqa: E402
+from cost_models.calibrate import machine_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = ("deeplabv3plus", "pspnet", "multires")

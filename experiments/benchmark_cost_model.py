@@ -18,7 +18,6 @@ import argparse
 import dataclasses
 import datetime
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,10 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-import cost_models  # noqa: E402
-from cost_models.calibrate import (CONV_SHAPES, clock, fit_calibration, fit_conv_model, fit_error,  # noqa: E402
+import cost_models
+from cost_models.calibrate import (CONV_SHAPES, clock, fit_calibration, fit_conv_model, fit_error,
                                    measure as calibration_pass, target_yaml, tune_allocator)
 
 GOAL_SPEARMAN, GOAL_MDAPE = 0.9, 0.25

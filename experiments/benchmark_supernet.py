@@ -55,7 +55,6 @@ def _setup(family: str, args: argparse.Namespace):
     import torch
     import torch.nn.functional as F
 
-    sys.path.insert(0, str(ROOT))
     import supernet
 
     torch.set_num_threads(args.threads)
@@ -169,7 +168,6 @@ def main() -> int:
                   f"{results[family]['peak_mib']['supernet'][-1]:.1f} / {results[family]['peak_mib']['widest'][-1]:.1f}"
                   f" MiB", flush=True)
     load = f"1-minute load average {load_start} at the start, {Path('/proc/loadavg').read_text().split()[0]} at the end"
-    sys.path.insert(0, str(ROOT))
     from cost_models.calibrate import machine_summary  # torch is imported late on purpose (see --child)
 
     report = render(results, args, f"{machine_summary(args.threads)}; shared with other jobs while this ran; {load}")

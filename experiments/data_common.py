@@ -2,22 +2,17 @@
 synthetic splits, a fixed baseline network, evaluation per image and per complexity quartile."""
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-import supernet  # noqa: E402
-from cost_models.calibrate import machine_summary as machine  # noqa: E402,F401 (re-exported)
-from search.data import build_dataset, complexity_features, complexity_score  # noqa: E402
-from search.metrics import ConfusionMatrix  # noqa: E402
-from supernet.gates import forward_at_scale  # noqa: E402
-
+import supernet
+from cost_models.calibrate import machine_summary as machine  # noqa: F401 (re-exported)
+from search.data import build_dataset, complexity_features, complexity_score
+from search.evaluate.metrics import ConfusionMatrix
+from supernet.gates import forward_at_scale
 
 class Split:
     """A synthetic split held in memory: untransformed items, features, complexity score."""
@@ -41,12 +36,10 @@ class Split:
         pairs = [self.ds.transform(self.images[i], self.masks[i], index=int(i), epoch=epoch) for i in indices]
         return torch.stack([p[0] for p in pairs]), torch.stack([p[1] for p in pairs])
 
-
 def baseline_net(family: str, num_classes: int, width_mult: float, seed: int) -> tuple[nn.Module, dict]:
     torch.manual_seed(seed)
     arch = supernet.baseline_arch(family, num_classes, width_mult=width_mult)
     return supernet.build_from_arch(arch), arch
-
 
 @torch.no_grad()
 def per_image_confusion(model: nn.Module, split: Split, scale: float, num_classes: int,
@@ -63,18 +56,15 @@ def per_image_confusion(model: nn.Module, split: Split, scale: float, num_classe
             out.append(cm)
     return out
 
-
 def miou_of(cms: list[ConfusionMatrix], indices) -> float:
     total = ConfusionMatrix(cms[0].num_classes)
     for i in indices:
         total.mat += cms[int(i)].mat
     return total.miou()
 
-
 def quartiles(score: Tensor) -> list[np.ndarray]:
     """Indices of the four quarters of ``score``, simplest first."""
     return np.array_split(np.argsort(score.numpy(), kind="stable"), 4)
-
 
 class Timer:
     def __init__(self) -> None:

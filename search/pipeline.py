@@ -23,20 +23,20 @@ from cost_models.target import TargetError, load_target
 from supernet.export import save_derived
 from supernet.gates import DataGate, InferenceResolution, parse_actions
 
-from .baselines import plan_baseline
-from .batches import seed_step
-from .errors import UserError
-from .config import Config
-from .cosearch import CoSearch, gate_from_description, summarize_gate
-from .costs import inference_costs, training_costs
-from .distributed import broadcast_object, check_synchronised, teardown
-from .evaluate import evaluate
-from .interrupt import Interrupted, StopFlag, stop_on_signals
-from .plots import pareto_plot
-from .report import build_report, markdown_report, run_entry
-from .retrain import Retrain, recalibrate_at_scale
-from .session import Session
-from .splits import Splits, load_splits
+from search.baselines.plan import plan_baseline
+from search.data.batches import seed_step
+from search.errors import UserError
+from search.config import Config
+from search.cosearch.cosearch import CoSearch, gate_from_description, summarize_gate
+from search.report.costs import inference_costs, training_costs
+from search.engine.distributed import broadcast_object, check_synchronised, teardown
+from search.evaluate.evaluate import evaluate
+from search.engine.interrupt import Interrupted, StopFlag, stop_on_signals
+from search.report.plots import pareto_plot
+from search.report.report import build_report, markdown_report, run_entry
+from search.train.trainer import Retrain, recalibrate_at_scale
+from search.engine.session import Session
+from search.data.splits import Splits, load_splits
 
 PHASES = ("search", "retrain", "final", "baselines", "done")
 STAGES = {"run": PHASES, "search": ("search",), "train": ("retrain", "final", "done")}

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-import search.commands.calibrate as calibrate_command
+import search.cli.calibrate as calibrate_command
 from cost_models import list_targets, load_target
 from cost_models.calibrate import calibrate
 from search.cli import main

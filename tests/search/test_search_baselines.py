@@ -4,7 +4,7 @@ import json
 import pytest
 
 import supernet
-from search.baselines import (SEARCHED, arch_macs, matched_random, matched_resolution, matched_uniform,
+from search.baselines.plan import (SEARCHED, arch_macs, matched_random, matched_resolution, matched_uniform,
                               plan_baseline)
 from search.errors import UserError
 from search.config import BASELINE_KINDS

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from search.batches import collate, derive_seed, global_batch, seed_step, step_indices
+from search.data.batches import collate, derive_seed, global_batch, seed_step, step_indices
 from search.errors import UserError
-from search.distributed import DistEnv
+from search.engine.distributed import DistEnv
 
 
 def test_epochs_are_permutations_and_replayable():

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 import supernet
-from search.cosearch import CoSearch, expected_choices, gate_from_description, nearest, summarize_gate
+from search.cosearch.cosearch import CoSearch, expected_choices, gate_from_description, nearest, summarize_gate
 from search.pipeline import STAGES, run_pipeline
 from search_testing import tiny_config
 from supernet.gates import DataGate

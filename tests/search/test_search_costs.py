@@ -3,7 +3,7 @@ import pytest
 from torch import nn
 
 import cost_models
-from search.costs import Deployed, inference_costs, training_costs
+from search.report.costs import Deployed, inference_costs, training_costs
 
 
 def net():

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from search.distributed import DistEnv, MultiInput, all_reduce_grads, setup, shard, wrap_ddp
+from search.engine.distributed import DistEnv, MultiInput, all_reduce_grads, setup, shard, wrap_ddp
 from search.pipeline import STAGES, run_pipeline
 from search_testing import TINY, tiny_config
 

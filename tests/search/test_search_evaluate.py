@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from search.evaluate import evaluate
+from search.evaluate.evaluate import evaluate
 from supernet.gates import resize_images
 
 

@@ -3,8 +3,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from search.distributed import MultiInput
-from search.gated import gated_loss
+from search.engine.distributed import MultiInput
+from search.train.loss import gated_loss
 
 ACTIONS = ("drop", 0.5, 1.0)
 

@@ -2,7 +2,7 @@
 import os
 import signal
 
-from search.interrupt import StopAfter, StopFlag, stop_on_signals
+from search.engine.interrupt import StopAfter, StopFlag, stop_on_signals
 
 
 def test_sigterm_and_sigint_request_a_stop():

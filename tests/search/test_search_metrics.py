@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from search.metrics import ConfusionMatrix
+from search.evaluate.metrics import ConfusionMatrix
 
 
 def test_iou_by_hand():

@@ -13,8 +13,8 @@ import torch
 
 import supernet
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from search.checkpoint import load_checkpoint
-from search.interrupt import Interrupted, StopAfter
+from search.engine.checkpoint import load_checkpoint
+from search.engine.interrupt import Interrupted, StopAfter
 from search.pipeline import run_pipeline
 from search_testing import TINY, run_cli, tiny_config
 

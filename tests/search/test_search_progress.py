@@ -1,7 +1,7 @@
 """search/progress.py: the periodic progress line."""
 import io
 
-from search.progress import Progress, format_seconds
+from search.report.progress import Progress, format_seconds
 
 
 def test_line_has_phase_step_rate_and_eta():

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from search.retrain import recalibrate_at_scale
+from search.train.trainer import recalibrate_at_scale
 from supernet.gates import resize_images
 
 

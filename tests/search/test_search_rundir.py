@@ -1,7 +1,7 @@
 """search/rundir.py: the files of a run directory; silent on non-main ranks."""
 import json
 
-from search.rundir import RunDir, default_run_dir
+from search.report.rundir import RunDir, default_run_dir
 
 
 def test_writes_log_metrics_tensorboard(tmp_path):

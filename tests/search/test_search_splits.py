@@ -4,7 +4,7 @@ import torch
 
 from search.errors import UserError
 from search.config import load_config
-from search.splits import InMemory, build_split, dataset_config, load_splits
+from search.data.splits import InMemory, build_split, dataset_config, load_splits
 
 
 def test_dataset_config_per_split_and_dataset():

@@ -1,7 +1,7 @@
 """search/sweep.py: the dominance check, the summary files, and the command's argument checks."""
 import json
 
-from search.sweep import dominance, summarize, sweep_dirs
+from search.baselines.sweep import dominance, summarize, sweep_dirs
 from search_testing import TINY, run_cli
 
 

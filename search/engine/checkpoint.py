@@ -23,8 +23,8 @@ import torch
 
 from supernet.files import atomic_write
 
-from .errors import UserError
-from .config import diff_configs, flatten
+from search.errors import UserError
+from search.config import diff_configs, flatten
 
 FORMAT, VERSION = "cosearch-checkpoint", 1
 # config keys that may change between an interrupted run and its resumption

@@ -7,7 +7,7 @@ and the loss is ``sum_i w_i * loss_i / kept`` where ``kept`` counts the kept ima
 the global batch's loss.
 
 >>> from torch import nn
->>> from search.distributed import MultiInput
+>>> from search.engine.distributed import MultiInput
 >>> net = MultiInput(nn.Conv2d(3, 2, 1))
 >>> images, masks = torch.rand(4, 3, 8, 8), torch.zeros(4, 8, 8, dtype=torch.long)
 >>> loss, plain = gated_loss(net, images, masks, torch.tensor([0, 1, 3, 3]), torch.ones(4),
@@ -30,7 +30,7 @@ def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, 
                actions: Sequence, kept_global: int, world_size: int = 1) -> tuple[Tensor, Tensor]:
     """``(loss to back-propagate, mean unweighted per-image loss of the kept local images)``.
 
-    ``model`` takes several inputs in one call (:class:`search.distributed.MultiInput`, maybe
+    ``model`` takes several inputs in one call (:class:`search.engine.distributed.MultiInput`, maybe
     inside DDP); ``choice`` holds action indices into ``actions`` for the local images.
     """
     groups = []

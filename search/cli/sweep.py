@@ -4,11 +4,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..errors import UserError
-from ..config import load_config
-from ..runargs import split_config_args
+from search.errors import UserError
+from search.config import load_config
+from search.cli.runargs import split_config_args
 
-HELP = "sweep search.lambda_inf (one run per value) and train uniform-width baselines: front vs curve"
 
 
 def _floats(text: str, what: str, low: float = 0.0, high: float = float("inf")) -> list[float]:
@@ -38,7 +37,7 @@ def main(args: argparse.Namespace) -> int:
     cfg = load_config(path, overrides)
     values = _floats(args.values, "--values")
     widths = _floats(args.widths, "--widths", 1e-9, 1.0)
-    from ..sweep import run_sweep  # noqa: PLC0415 (torch-heavy)
+    from search.baselines.sweep import run_sweep  # noqa: PLC0415 (torch-heavy)
 
     result = run_sweep(cfg, args.out, values, widths)
     for target, check in result["dominance"].items():

@@ -9,12 +9,11 @@ import torch
 import supernet
 from supernet.export import save_derived
 
-from ..checkpoint import load_checkpoint
-from ..errors import UserError
-from ..config import load_config
-from ..pipeline import SEARCH_CHECKPOINT, inference_scale
+from search.engine.checkpoint import load_checkpoint
+from search.errors import UserError
+from search.config import load_config
+from search.pipeline import SEARCH_CHECKPOINT, inference_scale
 
-HELP = "derive the slim network of RUN_DIR/arch.json from the searched supernet: derived.pt, derived.pt2"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

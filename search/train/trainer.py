@@ -18,14 +18,14 @@ from torch import Tensor, nn
 from supernet.bn import recalibrate_bn
 from supernet.gates import DataGate, resize_images
 
-from .batches import global_batch, seed_step
-from .config import Config
-from .distributed import MultiInput, wrap_ddp
-from .evaluate import load_item
-from .gated import gated_loss
-from .progress import Progress
-from .session import Session
-from .splits import Splits
+from search.data.batches import global_batch, seed_step
+from search.config import Config
+from search.engine.distributed import MultiInput, wrap_ddp
+from search.evaluate.evaluate import load_item
+from search.train.loss import gated_loss
+from search.report.progress import Progress
+from search.engine.session import Session
+from search.data.splits import Splits
 
 
 def lr_at(step: int, total: int, base: float, warmup: int) -> float:

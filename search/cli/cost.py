@@ -8,9 +8,8 @@ from pathlib import Path
 
 import cost_models
 
-from ..errors import UserError
+from search.errors import UserError
 
-HELP = "cost of an arch.json or a baseline network on a hardware target (MACs, DRAM, energy, latency)"
 _INPUT = re.compile(r"^(\d+)x(\d+)x(\d+)$")
 
 

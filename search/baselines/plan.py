@@ -26,9 +26,9 @@ from typing import Any, Callable, Sequence
 
 import supernet
 
-from .errors import UserError
-from .config import Config, check_baseline_name
-from .costs import inference_costs
+from search.errors import UserError
+from search.config import Config, check_baseline_name
+from search.report.costs import inference_costs
 
 RANDOM_SAMPLES = 32
 # co-search baselines: the search switches they turn off
@@ -53,7 +53,7 @@ def arch_macs(arch: dict[str, Any], size: Sequence[int], target: str = "jetson_t
     >>> 0.2 < arch_macs(half, (32, 64)) / arch_macs(full, (32, 64)) < 0.3
     True
     """
-    from .pipeline import inference_scale  # noqa: PLC0415 (pipeline imports this module's users)
+    from search.pipeline import inference_scale  # noqa: PLC0415 (pipeline imports this module's users)
 
     model = supernet.build_from_arch(arch).eval()
     return float(inference_costs(model, size, inference_scale(arch), [target])[target]["macs"])

@@ -15,11 +15,11 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import UserError
-from .config import DEFAULT_CONFIG, Config, load_config
-from .distributed import broadcast_object, is_main_process, setup
-from .interrupt import Interrupted
-from .rundir import default_run_dir
+from search.errors import UserError
+from search.config import DEFAULT_CONFIG, Config, load_config
+from search.engine.distributed import broadcast_object, is_main_process, setup
+from search.engine.interrupt import Interrupted
+from search.report.rundir import default_run_dir
 
 
 def add_run_arguments(parser: argparse.ArgumentParser, config_required: bool = False) -> None:
@@ -59,7 +59,7 @@ def resolve_run(args: argparse.Namespace, config_required: bool = False) -> tupl
 def launch(cfg: Config, out: Path, resume: bool, stages: tuple[str, ...], message: str,
            initial: Callable[[Any], dict] | None = None) -> int:
     """Run the pipeline's ``stages``; print ``message`` when done. Exit code 130 when interrupted."""
-    from .pipeline import run_pipeline  # noqa: PLC0415 (imports torch-heavy modules)
+    from search.pipeline import run_pipeline  # noqa: PLC0415 (imports torch-heavy modules)
 
     try:
         run_pipeline(cfg, out, resume=resume, stages=stages, initial=initial)

@@ -7,14 +7,12 @@ from typing import Any
 
 import supernet
 
-from ..errors import UserError
-from ..baselines import SEARCHED, arch_macs, plan_baseline
-from ..config import check_baseline_name
-from ..pipeline import STAGES, initial_train_state
-from ..runargs import add_run_arguments, launch, resolve_run
+from search.errors import UserError
+from search.baselines.plan import SEARCHED, arch_macs, plan_baseline
+from search.config import check_baseline_name
+from search.pipeline import STAGES, initial_train_state
+from search.cli.runargs import add_run_arguments, launch, resolve_run
 
-HELP = ("train a fixed network (an arch.json or a named baseline) with fresh weights, evaluate, cost, report; "
-        "network_only and data_only run their own co-search first")
 BASELINES = {"full": "width 1.0, every branch, scale 1.0",
              "uniform[:W]": "every width times W; without W, matched to --match's inference MACs by bisection",
              "resolution[:S]": "the full network, trained and run at input scale S; without S, matched to --match",

@@ -6,9 +6,8 @@ from pathlib import Path
 
 from cost_models.calibrate import calibrate, fit_error, write_target
 
-from ..errors import UserError
+from search.errors import UserError
 
-HELP = "calibrate the host_cpu target by a few-second micro-benchmark of torch on this CPU"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

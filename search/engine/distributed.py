@@ -20,7 +20,7 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .errors import UserError
+from search.errors import UserError
 
 T = TypeVar("T")
 

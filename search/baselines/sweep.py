@@ -23,8 +23,8 @@ import copy
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from .config import Config
-from .plots import pareto_front, plt, save_figure
+from search.config import Config
+from search.report.plots import pareto_front, plt, save_figure
 
 
 def _fmt_value(v: float) -> str:
@@ -37,8 +37,8 @@ def sweep_dirs(out: Path, values: Sequence[float], widths: Sequence[float]) -> t
 
 def run_sweep(cfg: Config, out: Path, values: Sequence[float], widths: Sequence[float]) -> dict[str, Any]:
     """Run (or resume) every sub-run, then write ``sweep.md``, ``sweep.json`` and ``sweep.png`` in ``out``."""
-    from .baselines import plan_baseline  # noqa: PLC0415 (torch-heavy)
-    from .pipeline import STAGES, initial_train_state, run_pipeline  # noqa: PLC0415
+    from search.baselines.plan import plan_baseline  # noqa: PLC0415 (torch-heavy)
+    from search.pipeline import STAGES, initial_train_state, run_pipeline  # noqa: PLC0415
 
     lam_dirs, uni_dirs = sweep_dirs(out, values, widths)
     for v, d in zip(values, lam_dirs):
@@ -59,9 +59,9 @@ def run_sweep(cfg: Config, out: Path, values: Sequence[float], widths: Sequence[
 
 def summarize(out: Path, values: Sequence[float], widths: Sequence[float], targets: Sequence[str]) -> dict[str, Any]:
     """Read the sub-runs' reports; write the table, the dominance check and the plot."""
-    from .commands.compare import collect  # noqa: PLC0415
-    from .report import markdown_table  # noqa: PLC0415
-    from .rundir import write_json, write_text_atomic  # noqa: PLC0415
+    from search.cli.compare import collect  # noqa: PLC0415
+    from search.report.report import markdown_table  # noqa: PLC0415
+    from search.report.rundir import write_json, write_text_atomic  # noqa: PLC0415
 
     lam_dirs, uni_dirs = sweep_dirs(out, values, widths)
     derived = [{**r, "label": f"lambda_inf={_fmt_value(v)}"} for v, d in zip(values, lam_dirs)

@@ -6,12 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
-from ..plots import pareto_plot
-from ..report import markdown_table, relative_table
-from ..rundir import write_json, write_text_atomic
+from search.errors import UserError
+from search.report.plots import pareto_plot
+from search.report.report import markdown_table, relative_table
+from search.report.rundir import write_json, write_text_atomic
 
-HELP = "compare runs: a markdown table and Pareto plots (mIoU against inference and training energy)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -6,12 +6,11 @@ from pathlib import Path
 
 from supernet.export import load_derived
 
-from ..config import load_config
-from ..evaluate import evaluate
-from ..rundir import write_json
-from ..splits import build_split
+from search.config import load_config
+from search.evaluate.evaluate import evaluate
+from search.report.rundir import write_json
+from search.data.splits import build_split
 
-HELP = "evaluate RUN_DIR/derived.pt on a split at full-resolution labels (writes RUN_DIR/eval.json)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -2,7 +2,7 @@
 
 Phases (the co-search, the retraining) call :meth:`Session.step_done` after every step: it
 writes ``checkpoints/last.pt`` every ``run.checkpoint_every`` steps, and when a stop was
-requested (Ctrl-C, SIGTERM) it writes one and raises :class:`~search.interrupt.Interrupted`.
+requested (Ctrl-C, SIGTERM) it writes one and raises :class:`~search.engine.interrupt.Interrupted`.
 
 >>> import tempfile
 >>> from search.config import Config
@@ -18,12 +18,12 @@ from typing import Any, Callable
 
 import torch
 
-from .checkpoint import load_checkpoint, make_checkpoint, save_checkpoint, set_rng_state
-from .errors import UserError
-from .config import Config, dump_yaml, to_dict
-from .distributed import DistEnv, barrier, broadcast_object, setup
-from .interrupt import Interrupted, StopFlag
-from .rundir import RunDir
+from search.engine.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint, set_rng_state
+from search.errors import UserError
+from search.config import Config, dump_yaml, to_dict
+from search.engine.distributed import DistEnv, barrier, broadcast_object, setup
+from search.engine.interrupt import Interrupted, StopFlag
+from search.report.rundir import RunDir
 
 
 @dataclass

@@ -15,9 +15,9 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from .batches import derive_seed
-from .errors import UserError
-from .config import DataConfig
+from search.data.batches import derive_seed
+from search.errors import UserError
+from search.config import DataConfig
 
 
 def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:

@@ -25,13 +25,13 @@ from cost_models.target import load_target
 from supernet.arch import make_arch
 from supernet.gates import DataGate, InferenceResolution, estimate_regret, forward_at_scale, per_image_loss
 
-from .batches import global_batch, seed_step
-from .config import Config
-from .distributed import MultiInput, all_reduce_grads, wrap_ddp
-from .gated import gated_loss
-from .progress import Progress
-from .session import Session
-from .splits import Splits
+from search.data.batches import global_batch, seed_step
+from search.config import Config
+from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
+from search.train.loss import gated_loss
+from search.report.progress import Progress
+from search.engine.session import Session
+from search.data.splits import Splits
 
 COST_KEYS = ("macs", "energy_j", "latency_s", "dram_bytes")
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import cost_models
 from cost_models.table import _si
 
-HELP = "list the hardware targets: kind, precision, peak, DRAM bandwidth, on-chip buffer, source file"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from .errors import UserError
+from search.errors import UserError
 
 
 def derive_seed(*parts: object) -> int:
@@ -61,7 +61,7 @@ def global_batch(dataset: Dataset, batch_size: int, step: int, seed: int, tag: s
                  device: torch.device | str = "cpu") -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
     """Batch ``step`` of ``dataset``: its global indices, this rank's positions in it, and this
     rank's images and masks on ``device``. Sets the dataset's epoch (training transforms)."""
-    from .distributed import shard  # noqa: PLC0415
+    from search.engine.distributed import shard  # noqa: PLC0415
 
     n = len(dataset)
     idx = step_indices(n, batch_size, step, seed, tag)

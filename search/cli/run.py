@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..pipeline import STAGES
-from ..runargs import add_run_arguments, launch, resolve_run
+from search.pipeline import STAGES
+from search.cli.runargs import add_run_arguments, launch, resolve_run
 
-HELP = "the whole pipeline: co-search, derive, retrain, evaluate, cost on every target, report"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

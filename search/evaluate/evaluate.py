@@ -16,8 +16,8 @@ from torch import Tensor, nn
 
 from supernet.gates import resize_images, upsample_logits
 
-from .distributed import DistEnv, all_reduce_sum, shard
-from .metrics import ConfusionMatrix
+from search.engine.distributed import DistEnv, all_reduce_sum, shard
+from search.evaluate.metrics import ConfusionMatrix
 
 
 def load_item(dataset, index: int) -> tuple[Tensor, Tensor]:

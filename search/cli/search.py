@@ -3,10 +3,9 @@ from __future__ import annotations
 
 import argparse
 
-from ..pipeline import SEARCH_CHECKPOINT, STAGES
-from ..runargs import add_run_arguments, launch, resolve_run
+from search.pipeline import SEARCH_CHECKPOINT, STAGES
+from search.cli.runargs import add_run_arguments, launch, resolve_run
 
-HELP = "co-search only: writes arch.json and checkpoints/search.pt (then: derive, or run --resume to retrain)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
