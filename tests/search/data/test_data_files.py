@@ -106,3 +106,30 @@ def test_numeric_class_names_are_names(tmp_path):
     for bad in (["a", True], ["a", ["b"]], [], ["a", "a"]):
         with pytest.raises(DataError, match="data.classes"):
             build_dataset({"name": "folder", "root": str(tmp_path), "classes": bad, "split": "val"})
+
+
+def test_a_run_refuses_a_flat_folder_unless_split_on_request(tmp_path):
+    from search.config import load_config
+    from search.data.splits import load_splits
+    from search.errors import UserError
+
+    tree(tmp_path, [f"img{k}" for k in range(8)])
+    base = ["data.name=folder", f"data.root={tmp_path}", "data.classes=[a, b, c]", "data.batch_size=2",
+            f"data.cache_dir={tmp_path / 'cache'}"]
+    with pytest.raises(UserError, match=r"not per split, so the train, val, test splits would all be the same images"):
+        load_splits(load_config(None, base).data, features=False)
+    splits = load_splits(load_config(None, base + ["data.options={split_fractions: [0.5, 0.25, 0.25]}"]).data,
+                         features=False)
+    stems = [{p[0].stem for p in ds.pairs} for ds in (splits.train, splits.val, splits.test)]
+    assert [len(s) for s in stems] == [4, 2, 2] and not (stems[0] & stems[1] or stems[0] & stems[2])
+
+
+def test_a_runs_pixel_limit_reaches_the_files(tmp_path):
+    from search.config import load_config
+    from search.data.splits import build_split
+
+    tree(tmp_path / "train")
+    data = load_config(None, ["data.name=folder", f"data.root={tmp_path}", "data.classes=[a, b, c]",
+                              "data.max_pixels=34", "data.batch_size=2"]).data
+    with pytest.raises(DataError, match="7x5 = 35 pixels .* above the limit of 34"):
+        build_split(data, "train").load(0)
