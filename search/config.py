@@ -381,6 +381,15 @@ def _check_data_options(cfg: Config, at: _Where) -> None:
             _check_pixels(key, value, cfg.data.max_pixels, at)
 
 
+def apply_limits(cfg: Config) -> None:
+    """Make the libraries enforce the config's limits: ``supernet.space.MAX_CHANNELS`` becomes
+    ``model.max_channels`` (call before building networks from ``cfg``; ``data.max_pixels`` reaches
+    the datasets through :func:`search.data.splits.dataset_config`)."""
+    from supernet import space  # noqa: PLC0415
+
+    space.MAX_CHANNELS = cfg.model.max_channels
+
+
 def check_baseline_name(name: str, where: str = "baseline") -> tuple[str, float | None]:
     """``"uniform:0.5"`` -> ``("uniform", 0.5)``; a UserError for an unknown kind or a bad parameter.
 

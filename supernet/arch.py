@@ -54,12 +54,13 @@ def site_options(family: str, num_classes: int, **space_options: Any) -> tuple[d
         hash(frozen)
     except TypeError:
         raise ArchError(f"space options must be numbers or lists of numbers, got {space_options!r}") from None
-    space = _search_space(family, num_classes, frozen)
+    space = _search_space(family, num_classes, frozen, _space.MAX_CHANNELS)
     return dict(space.options), list(space.groups)
 
 
 @functools.lru_cache(maxsize=32)
-def _search_space(family: str, num_classes: int, frozen: tuple) -> Space:
+def _search_space(family: str, num_classes: int, frozen: tuple, max_channels: int) -> Space:
+    """The family's search space (cached; ``max_channels`` is in the key so a changed limit applies)."""
     space = make_space(None, dict(frozen))
     with torch.device("meta"):
         build_family(family, num_classes, space)

@@ -166,6 +166,18 @@ def test_limits_and_cross_field_rules_can_be_met():
     assert (Config().data.max_pixels, Config().model.max_channels) == (MAX_PIXELS, MAX_CHANNELS)
 
 
+def test_apply_limits_raises_the_supernet_limit(monkeypatch):
+    import supernet
+    from search.config import apply_limits
+
+    monkeypatch.setattr(supernet.space, "MAX_CHANNELS", supernet.space.MAX_CHANNELS)  # restored afterwards
+    cfg = load_config(None, ["model.family=pspnet", "model.space={widest: 50}", "model.max_channels=8000"])
+    with pytest.raises(supernet.ArchError, match="above the limit of 4096"):
+        supernet.arch.site_options("pspnet", 3, **cfg.model.space)
+    apply_limits(cfg)
+    assert max(max(o) for o in supernet.arch.site_options("pspnet", 3, **cfg.model.space)[0].values()) == 4800
+
+
 @pytest.mark.parametrize("override, key, value", [
     ("data.root=/data/my set #2", "data.root", "/data/my set #2"),
     ("data.root='quoted'", "data.root", "'quoted'"),
