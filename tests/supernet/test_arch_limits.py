@@ -6,7 +6,7 @@ import torch
 
 import supernet
 from supernet import space as space_module
-from supernet.arch import MAX_ARCH_BYTES, build_from_arch, load_arch, site_options, validate_arch
+from supernet.arch import MAX_ARCH_BYTES, build_from_arch, load_arch, site_options
 from supernet.space import MAX_CHANNELS, ArchError, Space
 
 
