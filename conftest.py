@@ -1,7 +1,9 @@
-"""pytest setup shared by the tests and the doctests: a private feature cache per test."""
+"""pytest setup for the doctests: each runs with a private feature cache (``$COSEARCH_CACHE``)."""
 import pytest
+from _pytest.doctest import DoctestItem
 
 
 @pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("COSEARCH_CACHE", str(tmp_path / "cache"))
+def _private_cache_for_doctests(request, tmp_path, monkeypatch):
+    if isinstance(request.node, DoctestItem):
+        monkeypatch.setenv("COSEARCH_CACHE", str(tmp_path / "cache"))

@@ -26,7 +26,7 @@ from scipy.stats import spearmanr
 
 from data_common import Split, Timer, baseline_net, machine, miou_of, per_image_confusion, quartiles
 from search.data.accounting import TrainingCost
-from supernet.gates import DataGate, estimate_regret, gated_loss, per_image_loss
+from supernet.gates import DataGate, estimate_regret, mixed_scale_loss, per_image_loss
 
 ACTIONS = ("drop", 0.5, 0.75, 1.0)
 
@@ -81,7 +81,7 @@ def train(model, split: Split, args, gate: DataGate | None = None, prober: Probe
                 with torch.no_grad():
                     sample, probs = gate.sample(split.features[idx], tau=1.0, generator=gen, explore=args.explore)
                 choice = sample.argmax(1)
-                loss = gated_loss(model, images, masks, choice, gate.loss_weights(sample, probs), ACTIONS)
+                loss = mixed_scale_loss(model, images, masks, choice, gate.loss_weights(sample, probs), ACTIONS)
             if loss.requires_grad:
                 opt.zero_grad()
                 loss.backward()

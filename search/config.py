@@ -51,7 +51,7 @@ class Check:
     ``ge`` / ``gt`` / ``le`` / ``lt`` bound a number, or each number of a list; a bound given
     as a string is the dotted name of another field (a limit the user can raise).
     ``hw``: a list ``[height, width]`` whose product is at most ``data.max_pixels``.
-    ``dataset``: the check applies only when ``data.name`` is this dataset.
+    ``datasets``: the check applies only when ``data.name`` is one of these.
     """
 
     ge: Bound = None
@@ -61,7 +61,7 @@ class Check:
     choices: tuple[Any, ...] = ()
     hw: bool = False
     note: str = ""
-    dataset: str = ""
+    datasets: tuple[str, ...] = ()
 
 
 def rule(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | None = None, **check: Any) -> Any:
@@ -73,6 +73,7 @@ def rule(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | Non
 
 
 SEED = {"ge": 0, "lt": 2**63}
+GENERATED = ("synthetic", "synthetic_shapes")   # datasets made from a seed (search.data.build.GENERATORS)
 FRACTION = {"ge": 0, "lt": 1}
 
 
@@ -80,11 +81,11 @@ FRACTION = {"ge": 0, "lt": 1}
 class DataConfig:
     """What to train on; the dataset fields go to ``search.data.build_dataset``."""
 
-    name: str = rule("synthetic", choices=("synthetic", "cityscapes", "camvid", "folder"))
+    name: str = rule("synthetic", choices=(*GENERATED, "cityscapes", "camvid", "folder"))
     root: Optional[str] = None             # dataset folder (real datasets)
     classes: list[str] = field(default_factory=list)   # class names (folder layout)
     seed: int = rule(0, **SEED)            # synthetic scenes and training augmentation
-    image_size: list[int] = rule(factory=lambda: [64, 128], ge=8, hw=True, dataset="synthetic")   # synthetic image H, W
+    image_size: list[int] = rule(factory=lambda: [64, 128], ge=8, hw=True, datasets=GENERATED)   # synthetic image H, W
     num_classes: int = rule(8, ge=2, le=255)   # synthetic: number of classes
     num_train: int = rule(128, gt=0)       # synthetic: images in the train split
     num_val: int = rule(32, gt=0)          # synthetic: images in the validation split
@@ -279,7 +280,7 @@ def _check_value(key: str, value: Any, check: Check | None, flat: dict[str, Any]
     numbers = [value] if _is_number(value) else [v for v in value if _is_number(v)] if isinstance(value, list) else []
     if not all(math.isfinite(v) for v in numbers):
         at.fail(key, f"{key} must be {'finite numbers' if isinstance(value, list) else 'a finite number'}, got {value!r}")
-    if check is None or value is None or check.dataset and flat["data.name"] != check.dataset:
+    if check is None or value is None or check.datasets and flat["data.name"] not in check.datasets:
         return
     note = f" ({check.note})" if check.note else ""
     if check.choices and value not in check.choices:
@@ -333,7 +334,7 @@ def _check_cross_fields(cfg: Config, at: _Where) -> None:
         at.fail(("data.batch_size", "train.recalibrate_bn"),
                 f"data.batch_size must be >= 2 when train.recalibrate_bn is true (a batch-norm over a 1x1 "
                 f"map needs two images), got {cfg.data.batch_size}; or set train.recalibrate_bn=false")
-    if cfg.data.name != "synthetic" and not cfg.data.root:
+    if cfg.data.name not in GENERATED and not cfg.data.root:
         at.fail(("data.root", "data.name"), f"data.root is required for data.name={cfg.data.name} "
                 f"(the folder holding the data)")
     if cfg.data.name == "folder" and not cfg.data.classes:

@@ -16,11 +16,13 @@ Public API (other parts of cosearch rely on these names)::
     slim = net.derive(arch)               # plain nn.Module, sliced weights
     supernet.baseline_arch("pspnet", 19, width_mult=0.5, inference_scale=0.75)
     supernet.random_arch("multires", 19, rng)        # rng: random.Random or a seed
+    supernet.keep_one_per_group(choices, net.group_names, net.likeliest_branch)  # at least one branch per group
     supernet.build_from_arch(arch_or_path)           # plain nn.Module, fresh weights
     supernet.arch.save_arch(arch, path); supernet.arch.load_arch(path)
     supernet.recalibrate_bn(model, batches)
     supernet.export.save_derived(model, arch, "derived.pt", "derived.pt2", example_input)
     supernet.scaled_size(512, 0.75)        # side length at an inference scale (as expected_cost uses)
+    supernet.IGNORE_INDEX                  # 255, the label of ignored pixels
 
 Widths: a width site offers ``round4(widest * k / 16)`` for k = 4..16 (nearest multiple of 4,
 halves up, duplicates removed). ``baseline_arch(width_mult=m)`` takes, per site, the option
@@ -41,8 +43,11 @@ from . import arch, export
 from .arch import ArchError, baseline_arch, build_from_arch, load_arch, random_arch, save_arch
 from .bn import recalibrate_bn
 from .families import FAMILIES
+from .gates import IGNORE_INDEX
 from .sites import ChoiceSite
+from .space import keep_one_per_group
 from .supernet import Supernet, build_supernet, scaled_size
 
-__all__ = ["FAMILIES", "ArchError", "ChoiceSite", "Supernet", "arch", "baseline_arch", "build_from_arch",
-           "build_supernet", "export", "load_arch", "random_arch", "recalibrate_bn", "save_arch", "scaled_size"]
+__all__ = ["FAMILIES", "IGNORE_INDEX", "ArchError", "ChoiceSite", "Supernet", "arch", "baseline_arch",
+           "build_from_arch", "build_supernet", "export", "keep_one_per_group", "load_arch", "random_arch",
+           "recalibrate_bn", "save_arch", "scaled_size"]

@@ -29,7 +29,7 @@ from .families import FAMILIES, build_family
 from .files import atomic_write
 from .sites import KEEP_OPTIONS
 from . import space as _space
-from .space import ArchError, Space
+from .space import ArchError, Space, keep_one_per_group
 
 FORMAT, VERSION = "cosearch-arch", 1
 REQUIRED = ("format", "version", "family", "num_classes", "choices")
@@ -220,7 +220,5 @@ def random_arch(family: str, num_classes: int, rng: random.Random | int | None =
     rng = rng if isinstance(rng, random.Random) else random.Random(rng)
     options, groups = site_options(family, num_classes, **space_options)
     choices = {name: rng.choice(opts) for name, opts in options.items()}
-    for group in groups:
-        if not any(choices[n] for n in group):
-            choices[rng.choice(group)] = True
+    choices = keep_one_per_group(choices, groups, pick=rng.choice)
     return make_arch(family, num_classes, choices, space_options)

@@ -8,34 +8,39 @@
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import torch
 from torch import Tensor, nn
+from torch.optim.swa_utils import update_bn
 
 
 def recalibrate_bn(model: nn.Module, batches: Iterable[Tensor | tuple | list]) -> int:
     """Reset every batch-norm's running statistics and re-estimate them over ``batches``.
 
-    Runs the model in train mode without gradients; the running mean and variance become
-    the cumulative (equal-weight) average over the batches (``momentum=None``). Items may
-    be tensors or ``(image, label, ...)`` tuples (the first element is used). The model's
-    mode and momenta are restored. Returns the number of batches used. Note: a batch of
-    one image fails in any batch-norm over a 1x1 map, as in plain PyTorch.
+    :func:`torch.optim.swa_utils.update_bn`: the model runs in train mode without gradients,
+    and the running mean and variance become the cumulative (equal-weight) average over the
+    batches (``momentum=None``). Items may be tensors or ``(image, label, ...)`` tuples (the
+    first element is used). The model's mode and momenta are restored, also when a forward
+    pass fails (``update_bn`` alone restores them only on success). Returns the number of
+    batches (a model without batch-norm is not run: the batches are only counted). Note: a
+    batch of one image fails in any batch-norm over a 1x1 map, as in plain PyTorch.
     """
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    momenta = [m.momentum for m in norms]
-    was_training = model.training
-    for m in norms:
-        m.reset_running_stats()
-        m.momentum = None
+    momenta, was_training = [m.momentum for m in norms], model.training
     count = 0
+
+    def counted() -> Iterator[Tensor | tuple | list]:
+        nonlocal count
+        for batch in batches:
+            count += 1
+            yield batch
+
     try:
-        model.train()
-        with torch.no_grad():
-            for batch in batches:
-                model(batch[0] if isinstance(batch, (tuple, list)) else batch)
-                count += 1
+        if norms:
+            update_bn(counted(), model)
+        else:
+            count = sum(1 for _ in batches)
     finally:
         for m, momentum in zip(norms, momenta):
             m.momentum = momentum

@@ -12,7 +12,7 @@ is charged for the detail it lost.
   current network on a probe batch, or (:func:`label_regret`) by the detail the labels lose.
 * :func:`gate_objective`: ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_k)``; "drop
   everything" never minimises it.
-* :func:`group_by_action` / :func:`gated_loss`: one forward per resolution in a mixed batch.
+* :func:`group_by_action` / :func:`mixed_scale_loss`: one forward per resolution in a mixed batch.
 * :class:`InferenceResolution`: logits ``rho`` over the deployment input scale.
 
 >>> import torch
@@ -29,10 +29,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .sites import gumbel_softmax
 from .supernet import scaled_size
 
 Action = Union[str, float]
 DEFAULT_ACTIONS: tuple[Action, ...] = ("drop", 0.5, 0.75, 1.0)
+#: the label of ignored pixels (the one definition: search.data and search.metrics import it)
 IGNORE_INDEX = 255
 LossFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -67,19 +69,32 @@ def action_scales(actions: Sequence[Action]) -> Tensor:
     return torch.tensor([0.0 if a == "drop" else float(a) for a in actions])
 
 
-def gumbel_softmax(logits: Tensor, tau: float, hard: bool = True,
-                   generator: torch.Generator | None = None) -> Tensor:
-    """Gumbel-softmax over the last dim; ``hard``: one-hot forward, soft gradient (straight-through).
+def gate_sample(logits: Tensor, tau: float, hard: bool = True, generator: torch.Generator | None = None) -> Tensor:
+    """:func:`supernet.sites.gumbel_softmax`'s weights, the noise always drawn on the CPU (from
+    torch's default generator unless ``generator`` is given): a seed gives the same actions on
+    any device."""
+    return gumbel_softmax(logits, tau, hard, torch.default_generator if generator is None else generator)[0]
 
-    ``generator`` (a CPU generator) makes the noise reproducible.
+
+def loss_weights(sample: Tensor, probs: Tensor, drop_index: int | None, max_weight: float = 4.0) -> Tensor:
+    """Each image's weight in the W loss (N,), detached, from its action ``sample`` (N, K one-hot)
+    and the gate's probabilities ``probs`` (N, K).
+
+    Dropped images weigh 0. A kept image weighs ``1 / P(kept)`` (importance weighting: in
+    expectation over gate samples every image contributes as if never dropped), clipped at
+    ``max_weight``, and the weights are normalised to mean 1 over the kept images so the
+    learning rate keeps its meaning. The gate learns from :func:`gate_objective` only, never
+    from the W loss (which it could lower by dropping hard images).
+
+    >>> loss_weights(torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([[.5, .5], [.5, .5]]), drop_index=0)
+    tensor([0., 1.])
     """
-    u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
-    g = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-10)))
-    soft = F.softmax((logits + g) / tau, dim=-1)
-    if not hard:
-        return soft
-    one_hot = F.one_hot(soft.argmax(-1), soft.shape[-1]).to(soft.dtype)
-    return one_hot - soft.detach() + soft
+    sample, probs = sample.detach(), probs.detach()
+    d = drop_index
+    kept = 1.0 - sample[:, d] if d is not None else torch.ones(len(sample), device=sample.device)
+    keep_prob = 1.0 - probs[:, d] if d is not None else torch.ones_like(kept)
+    w = kept / keep_prob.clamp_min(1.0 / max_weight)
+    return w * kept.sum().clamp_min(1.0) / w.sum().clamp_min(1e-12)
 
 
 class DataGate(nn.Module):
@@ -120,27 +135,15 @@ class DataGate(nn.Module):
         probs = F.softmax(self(features), dim=-1)
         if explore:
             probs = (1 - explore) * probs + explore / probs.shape[-1]
-        return gumbel_softmax(probs.log(), tau, hard, generator), probs
+        return gate_sample(probs.log(), tau, hard, generator), probs
 
     def choose(self, features: Tensor) -> Tensor:
         """The most likely action index per image (N,), for deployment and reports."""
         return self(features).argmax(-1)
 
     def loss_weights(self, sample: Tensor, probs: Tensor, max_weight: float = 4.0) -> Tensor:
-        """Each image's weight in the W loss (N,), detached.
-
-        Dropped images weigh 0. A kept image weighs ``1 / P(kept)`` (importance weighting:
-        in expectation over gate samples every image contributes as if never dropped), clipped
-        at ``max_weight``, and the weights are normalised to mean 1 over the kept images so
-        the learning rate keeps its meaning. The gate learns from :func:`gate_objective` only,
-        never from the W loss (which it could lower by dropping hard images).
-        """
-        sample, probs = sample.detach(), probs.detach()
-        d = self.drop_index
-        kept = 1.0 - sample[:, d] if d is not None else torch.ones(len(sample), device=sample.device)
-        keep_prob = 1.0 - probs[:, d] if d is not None else torch.ones_like(kept)
-        w = kept / keep_prob.clamp_min(1.0 / max_weight)
-        return w * kept.sum().clamp_min(1.0) / w.sum().clamp_min(1e-12)
+        """:func:`loss_weights` with this gate's drop action."""
+        return loss_weights(sample, probs, self.drop_index, max_weight)
 
     def objective(self, probs: Tensor, regret: Tensor, train_cost: Tensor, lambda_train: float) -> Tensor:
         """:func:`gate_objective` with this gate's drop action."""
@@ -293,10 +296,12 @@ def group_by_action(images: Tensor, masks: Tensor, choice: Tensor,
     return groups
 
 
-def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, weights: Tensor,
-               actions: Sequence[Action] = DEFAULT_ACTIONS, loss_fn: LossFn = per_image_loss) -> Tensor:
+def mixed_scale_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, weights: Tensor,
+                     actions: Sequence[Action] = DEFAULT_ACTIONS, loss_fn: LossFn = per_image_loss) -> Tensor:
     """The W loss of a mixed-resolution batch: one forward per action group, logits upsampled
-    to the full-resolution labels, ``sum_i weights_i * loss_i / number kept`` (0 if all dropped)."""
+    to the full-resolution labels, ``sum_i weights_i * loss_i / number kept`` (0 if all dropped).
+
+    (The search's loss, ``search.gated.gated_loss``, runs every group in one call for DDP.)"""
     total = images.new_zeros(())
     kept = 0
     for g in group_by_action(images, masks, choice, actions):
@@ -324,7 +329,7 @@ class InferenceResolution(nn.Module):
 
     def sample(self, tau: float, hard: bool = True, generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
         """``(sample, probs)``, both (K,): a Gumbel-softmax sample and the probabilities."""
-        return gumbel_softmax(self.rho, tau, hard, generator), self.probs()
+        return gate_sample(self.rho, tau, hard, generator), self.probs()
 
     def scale_probs(self, weights: Tensor | None = None) -> dict[float, Tensor]:
         """``{scale: weight}`` from ``weights`` (a sample) or the probabilities; differentiable,

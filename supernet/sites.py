@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 #: default width options: the widest times k/16 for k = 4..16 (1/4 ... 1 in steps of 1/16)
@@ -103,17 +104,37 @@ class ChoiceSite(nn.Module):
         return f"{self.name!r}, options={list(self.options)}"
 
 
-def gumbel_softmax(logits: Tensor, tau: float, hard: bool) -> tuple[Tensor, Tensor]:
-    """A Gumbel-softmax sample ``(weights, soft)``; hard weights are one-hot, straight-through."""
-    gumbels = -torch.empty_like(logits).exponential_().log()
-    soft = ((logits + gumbels) / tau).softmax(-1)
-    if not hard:
-        return soft, soft
-    return straight_through(soft, int(soft.argmax())), soft
+def gumbel_softmax(logits: Tensor, tau: float, hard: bool = True,
+                   generator: torch.Generator | None = None) -> tuple[Tensor, Tensor]:
+    """A Gumbel-softmax sample over the last dim, ``(weights, soft)``.
+
+    ``soft`` is the softmax of the Gumbel-perturbed ``logits / tau``; ``weights`` is ``soft``,
+    or when ``hard`` its argmax one-hot, straight-through (:func:`straight_through`). The
+    supernet needs ``soft`` as well (which branch of a group to keep), which
+    ``F.gumbel_softmax(hard=True)`` does not return.
+
+    Noise: without ``generator``, :func:`torch.nn.functional.gumbel_softmax`'s (the global
+    RNG of the logits' device); with a CPU ``generator``, uniform draws from it on the CPU
+    (``-log(-log u)``), so a seed gives the same sample on any device.
+
+    >>> logits = torch.tensor([[0.0, 1.0, 2.0]])
+    >>> a, _ = gumbel_softmax(logits, 1.0, generator=torch.Generator().manual_seed(0))
+    >>> b, _ = gumbel_softmax(logits, 1.0, generator=torch.Generator().manual_seed(0))
+    >>> torch.equal(a, b), a.sum().item()
+    (True, 1.0)
+    """
+    if generator is None:
+        soft = F.gumbel_softmax(logits, tau)
+    else:
+        u = torch.rand(logits.shape, generator=generator, dtype=logits.dtype).to(logits.device)
+        gumbels = -torch.log(-torch.log(u.clamp(1e-10, 1 - 1e-10)))
+        soft = F.softmax((logits + gumbels) / tau, dim=-1)
+    return (straight_through(soft), soft) if hard else (soft, soft)
 
 
-def straight_through(soft: Tensor, index: int) -> Tensor:
-    """One-hot at ``index`` in the forward pass, the gradient of ``soft`` in the backward pass."""
-    hard = torch.zeros_like(soft)
-    hard[index] = 1.0
+def straight_through(soft: Tensor, index: int | Tensor | None = None) -> Tensor:
+    """One-hot at ``index`` (default: the argmax) over the last dim in the forward pass, the
+    gradient of ``soft`` in the backward pass."""
+    index = soft.argmax(-1) if index is None else torch.as_tensor(index, device=soft.device)
+    hard = torch.zeros_like(soft).scatter_(-1, index.unsqueeze(-1), 1.0)
     return hard - soft.detach() + soft

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from torch import Tensor
 
@@ -36,6 +36,26 @@ class ArchError(ValueError):
 MAX_CHANNELS = 4096
 #: the smallest entry of ``width_fractions``
 MIN_WIDTH_FRACTION = 1 / 64
+
+
+def keep_one_per_group(choices: Mapping[str, Any], groups: Iterable[Sequence[str]],
+                       pick: Callable[[Sequence[str]], str]) -> dict[str, Any]:
+    """``choices`` (a copy) with one branch kept in every group whose keep sites are all false.
+
+    ``groups`` are names of keep sites of which at least one must be kept
+    (:meth:`Space.at_least_one`); ``pick(group)`` names the branch to keep, and is called
+    only for such groups, in order (the supernet picks the likeliest, ``random_arch`` one at
+    random).
+
+    >>> keep_one_per_group({"a": False, "b": False, "c": True, "d": False}, [("a", "b"), ("c", "d")],
+    ...                    pick=lambda group: group[-1])
+    {'a': False, 'b': True, 'c': True, 'd': False}
+    """
+    out = dict(choices)
+    for group in groups:
+        if not any(out[name] for name in group):
+            out[pick(group)] = True
+    return out
 
 
 @dataclass(eq=False)

@@ -26,8 +26,8 @@ from .cost import CostPlan, Planner, Shape
 from .expr import Const
 from .families import build_family
 from .layers import ConvBNAct
-from .sites import ChoiceSite, gumbel_softmax
-from .space import ArchError
+from .sites import ChoiceSite, gumbel_softmax, straight_through
+from .space import ArchError, keep_one_per_group
 
 MODES = ("gumbel_hard", "gumbel_soft", "argmax", "fixed")
 
@@ -64,7 +64,8 @@ class Supernet(nn.Module):
         self.net = build_family(family, num_classes, space)
         self.choice_sites = nn.ModuleDict({name.replace(".", "/"): site for name, site in space.sites.items()})
         self.sites: OrderedDict[str, ChoiceSite] = OrderedDict(space.sites)
-        self.groups = [tuple(self.sites[n] for n in group) for group in space.groups]
+        self.group_names: list[tuple[str, ...]] = list(space.groups)  # keep sites, at least one kept
+        self.groups = [tuple(self.sites[n] for n in group) for group in self.group_names]
         self.mode, self.tau = "gumbel_hard", 1.0
         self._plans: dict[tuple, CostPlan] = {}
         # E[value] of every site at once: flat option values and the site each belongs to
@@ -102,20 +103,26 @@ class Supernet(nn.Module):
             return
         hard = self.mode != "gumbel_soft"
         softs = {}
-        for site in self.sites.values():
+        for name, site in self.sites.items():
             if self.mode == "argmax":
-                softs[site] = site.logits.detach().softmax(-1)
-                site.weights = F.one_hot(softs[site].argmax(), len(site.options)).to(softs[site].dtype)
+                softs[name] = site.logits.detach().softmax(-1)
+                site.weights = F.one_hot(softs[name].argmax(), len(site.options)).to(softs[name].dtype)
             else:
-                site.weights, softs[site] = gumbel_softmax(site.logits, self.tau, hard)
-        if hard:  # at least one branch of each group: if all dropped, keep the likeliest
-            for group in self.groups:
-                all_dropped = torch.stack([s.weights[0] for s in group]).prod() > 0.5
-                best = torch.stack([softs[s][1] for s in group]).argmax()
-                for i, s in enumerate(group):
-                    keep = F.one_hot(torch.tensor(1, device=s.weights.device), 2).to(softs[s].dtype)
-                    keep = keep - softs[s].detach() + softs[s]
-                    s.weights = torch.where(all_dropped & (best == i), keep, s.weights)
+                site.weights, softs[name] = gumbel_softmax(site.logits, self.tau, hard)
+        if hard and self.group_names:
+            self._keep_one_sampled(softs)
+
+    def _keep_one_sampled(self, softs: Mapping[str, Tensor]) -> None:
+        """:func:`keep_one_per_group` on a hard sample: a group with every branch dropped keeps
+        the branch of largest soft keep weight, one-hot straight-through (one copy to the host)."""
+        names = [name for group in self.group_names for name in group]
+        values = torch.stack([torch.stack([self.sites[n].weights[1], softs[n][1]]) for n in names]).detach().tolist()
+        sampled = {n: keep > 0.5 for n, (keep, _) in zip(names, values)}
+        soft_keep = {n: soft for n, (_, soft) in zip(names, values)}
+        kept = keep_one_per_group(sampled, self.group_names, pick=lambda group: self.likeliest_branch(group, soft_keep))
+        for n in names:
+            if kept[n] and not sampled[n]:
+                self.sites[n].weights = straight_through(softs[n], 1)
 
     def forward(self, x: Tensor) -> Tensor:
         self.sample()
@@ -125,11 +132,15 @@ class Supernet(nn.Module):
     def argmax_choices(self) -> dict[str, Any]:
         """The most likely option of every site (a group with nothing kept keeps its likeliest)."""
         choices = {name: site.options[int(site.logits.argmax())] for name, site in self.sites.items()}
-        for group in self.groups:
-            if not any(choices[s.name] for s in group):
-                best = max(group, key=lambda s: float((s.logits[1] - s.logits[0]).detach()))
-                choices[best.name] = True
-        return choices
+        return keep_one_per_group(choices, self.group_names, pick=self.likeliest_branch)
+
+    def likeliest_branch(self, group: Sequence[str], scores: Mapping[str, float] | None = None) -> str:
+        """The keep site of ``group`` (names) with the largest score (the first of equals): by
+        default its logit margin ``logits[1] - logits[0]`` (the order of P(keep)). The branch
+        :func:`keep_one_per_group` keeps when a group has none."""
+        if scores is None:
+            scores = {n: float((self.sites[n].logits[1] - self.sites[n].logits[0]).detach()) for n in group}
+        return max(group, key=lambda n: scores[n])
 
     def sampled_choices(self) -> dict[str, Any]:
         """The option each site's current (hard or fixed) weights select: the sampled arch."""

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import supernet
-
-from search.errors import UserError
 from search.config import Config, check_baseline_name
+from search.derive import inference_scale
+from search.errors import UserError
 from search.report.costs import inference_costs
 
 RANDOM_SAMPLES = 32
@@ -53,8 +53,6 @@ def arch_macs(arch: dict[str, Any], size: Sequence[int], target: str = "jetson_t
     >>> 0.2 < arch_macs(half, (32, 64)) / arch_macs(full, (32, 64)) < 0.3
     True
     """
-    from search.pipeline import inference_scale  # noqa: PLC0415 (pipeline imports this module's users)
-
     model = supernet.build_from_arch(arch).eval()
     return float(inference_costs(model, size, inference_scale(arch), [target])[target]["macs"])
 

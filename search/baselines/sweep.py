@@ -38,7 +38,8 @@ def sweep_dirs(out: Path, values: Sequence[float], widths: Sequence[float]) -> t
 def run_sweep(cfg: Config, out: Path, values: Sequence[float], widths: Sequence[float]) -> dict[str, Any]:
     """Run (or resume) every sub-run, then write ``sweep.md``, ``sweep.json`` and ``sweep.png`` in ``out``."""
     from search.baselines.plan import plan_baseline  # noqa: PLC0415 (torch-heavy)
-    from search.pipeline import STAGES, initial_train_state, run_pipeline  # noqa: PLC0415
+    from search.pipeline import STAGES, run_pipeline
+    from search.train.phase import initial_train_state  # noqa: PLC0415
 
     lam_dirs, uni_dirs = sweep_dirs(out, values, widths)
     for v, d in zip(values, lam_dirs):

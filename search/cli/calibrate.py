@@ -5,9 +5,7 @@ import argparse
 from pathlib import Path
 
 from cost_models.calibrate import calibrate, fit_error, write_target
-
 from search.errors import UserError
-
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -12,7 +12,6 @@ from search.report.report import markdown_table, relative_table
 from search.report.rundir import write_json, write_text_atomic
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("run_dirs", type=Path, nargs="+", metavar="RUN_DIR", help="run directories with report.json")
     parser.add_argument("--out", type=Path, required=True, help="where to write compare.md, compare.json and the plots")

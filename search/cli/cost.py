@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import cost_models
-
+from search.derive import inference_scale
 from search.errors import UserError
 
 _INPUT = re.compile(r"^(\d+)x(\d+)x(\d+)$")
@@ -58,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
     target = cost_models.load_target(args.target)  # an unknown target fails before any network is built
     model, arch = load_network(args)
     import supernet  # noqa: PLC0415
-    scale = float(arch.get("data", {}).get("inference_scale", 1.0))
+    scale = inference_scale(arch)
     shape = (1, c, supernet.scaled_size(h, scale), supernet.scaled_size(w, scale))
     report = cost_models.profile(model, shape, target=target, training=args.training)
     name = str(args.arch) if args.arch is not None else f"baseline {args.baseline} (width {args.width_mult})"

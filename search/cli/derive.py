@@ -7,13 +7,12 @@ from pathlib import Path
 import torch
 
 import supernet
-from supernet.export import save_derived
-
+from search.config import load_config
+from search.derive import inference_scale
 from search.engine.checkpoint import load_checkpoint
 from search.errors import UserError
-from search.config import load_config
-from search.pipeline import SEARCH_CHECKPOINT, inference_scale
-
+from search.pipeline import SEARCH_CHECKPOINT
+from supernet.export import save_derived
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -4,13 +4,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from supernet.export import load_derived
-
 from search.config import load_config
+from search.data.splits import build_split
+from search.derive import inference_scale
 from search.evaluate.evaluate import evaluate
 from search.report.rundir import write_json
-from search.data.splits import build_split
-
+from supernet.export import load_derived
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     cfg = load_config(args.run_dir / "config.yaml")
     model, arch = load_derived(args.run_dir / "derived.pt")
-    scale = args.scale if args.scale is not None else float(arch.get("data", {}).get("inference_scale", 1.0))
+    scale = args.scale if args.scale is not None else inference_scale(arch)
     dataset = build_split(cfg.data, args.split)
     result = evaluate(model, dataset, arch["num_classes"], scale, cfg.eval.batch_size)
     names = list(getattr(dataset, "class_names", [])) or [str(i) for i in range(arch["num_classes"])]

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import argparse
 
-from search.pipeline import STAGES
 from search.cli.runargs import add_run_arguments, launch, resolve_run
-
+from search.pipeline import STAGES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

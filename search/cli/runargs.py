@@ -15,10 +15,10 @@ import sys
 from pathlib import Path
 from typing import Any, Callable
 
-from search.errors import UserError
 from search.config import DEFAULT_CONFIG, Config, load_config
 from search.engine.distributed import broadcast_object, is_main_process, setup
 from search.engine.interrupt import Interrupted
+from search.errors import UserError
 from search.report.rundir import default_run_dir
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from search.errors import UserError
-from search.config import load_config
 from search.cli.runargs import split_config_args
-
+from search.config import load_config
+from search.errors import UserError
 
 
 def _floats(text: str, what: str, low: float = 0.0, high: float = float("inf")) -> list[float]:

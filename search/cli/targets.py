@@ -8,7 +8,6 @@ import cost_models
 from cost_models.table import _si
 
 
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = "example: python -m search targets"
 

@@ -6,12 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import supernet
-
-from search.errors import UserError
 from search.baselines.plan import SEARCHED, arch_macs, plan_baseline
-from search.config import check_baseline_name
-from search.pipeline import STAGES, initial_train_state
 from search.cli.runargs import add_run_arguments, launch, resolve_run
+from search.config import check_baseline_name
+from search.errors import UserError
+from search.pipeline import STAGES
+from search.train.phase import initial_train_state
 
 BASELINES = {"full": "width 1.0, every branch, scale 1.0",
              "uniform[:W]": "every width times W; without W, matched to --match's inference MACs by bisection",

@@ -1,4 +1,4 @@
-"""The co-search loop of DESIGN.md §2.
+"""The state and the steps of one co-search (DESIGN.md §2); ``search.cosearch.phase`` runs them.
 
 ``search.warmup_steps`` steps train the weights W alone on randomly sampled archs; then
 every step trains W on a train batch, and every ``search.arch_every`` steps the arch logits
@@ -13,25 +13,28 @@ resumed run replays exactly.
 """
 from __future__ import annotations
 
-import math
-from typing import Any, Sequence
+from typing import Any
 
 import torch
-from scipy.stats import spearmanr
 from torch import Tensor
 
 import supernet
 from cost_models.target import load_target
-from supernet.arch import make_arch
-from supernet.gates import DataGate, InferenceResolution, estimate_regret, forward_at_scale, per_image_loss
-
-from search.data.batches import global_batch, seed_step
 from search.config import Config
-from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
-from search.train.loss import gated_loss
-from search.report.progress import Progress
-from search.engine.session import Session
+from search.cosearch.schedule import temperature
+from search.data.batches import global_batch
 from search.data.splits import Splits
+from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
+from search.engine.seeding import seed_step
+from search.engine.session import Session
+from search.train.loss import weight_step
+from supernet.gates import (
+    DataGate,
+    InferenceResolution,
+    estimate_regret,
+    forward_at_scale,
+    per_image_loss,
+)
 
 COST_KEYS = ("macs", "energy_j", "latency_s", "dram_bytes")
 
@@ -83,14 +86,7 @@ class CoSearch:
     def total_steps(self) -> int:
         return self.cfg.search.warmup_steps + self.cfg.search.steps
 
-    # -- schedules and costs ----------------------------------------------------------------
-    def tau(self, t: int) -> float:
-        s = self.cfg.search
-        if t < s.warmup_steps or s.steps <= 1:
-            return s.tau_start
-        frac = (t - s.warmup_steps) / (s.steps - 1)
-        return s.tau_start * (s.tau_end / s.tau_start) ** frac
-
+    # -- costs ------------------------------------------------------------------------------
     def one_hot_probs(self, choices: dict[str, Any]) -> dict[str, Tensor]:
         return {n: site.one_hot(choices[n]).cpu() for n, site in self.net.sites.items()}
 
@@ -134,7 +130,7 @@ class CoSearch:
     # -- steps ------------------------------------------------------------------------------
     def run_step(self, t: int) -> dict[str, float]:
         s, seed = self.cfg.search, self.cfg.run.seed
-        tau = self.tau(t)
+        tau = temperature(t, s.warmup_steps, s.steps, s.tau_start, s.tau_end)
         seed_step(seed, "search", t, "weights")  # each sub-step its own seed: the same draws on every rank
         stats = {"tau": tau, **self.weight_step(t, tau)}
         if t >= s.warmup_steps and (t - s.warmup_steps) % s.arch_every == 0:
@@ -150,6 +146,7 @@ class CoSearch:
         return stats
 
     def weight_step(self, t: int, tau: float) -> dict[str, float]:
+        """W: one step on a train batch, the network sampled, each image's action from the gate."""
         self.set_mode("gumbel_hard", tau=tau)
         idx, pos, images, masks = self.batch("train", t)
         bs = len(idx)
@@ -158,20 +155,15 @@ class CoSearch:
                 feats = self.splits.features["train"][idx].to(self.session.device)
                 sample, probs = self.gate.sample(feats, tau=tau)
                 weights = self.gate.loss_weights(sample, probs)
-            choice_all = sample.argmax(1)
+            choice = sample.argmax(1)
         else:
-            choice_all = torch.full((bs,), self.full_action, device=self.session.device)
+            choice = torch.full((bs,), self.full_action, device=self.session.device)
             weights = torch.ones(bs, device=self.session.device)
-        counts = torch.bincount(choice_all.cpu(), minlength=len(self.actions))
-        self.action_counts += counts
-        kept = int(bs - (counts[self.actions.index("drop")] if "drop" in self.actions else 0))
-        loss, plain = gated_loss(self.w_model, images, masks, choice_all[pos], weights[pos], self.actions,
-                                 kept, self.env.world_size)
-        self.w_opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.w_opt.step()
-        stats = {"w_loss": float(plain), "kept_fraction": kept / bs}
-        stats.update({f"action/{a}": float(c) / bs for a, c in zip(self.actions, counts.tolist())})
+        out = weight_step(self.w_model, self.w_opt, images, masks, pos, choice, weights, self.actions,
+                          self.env.world_size)
+        self.action_counts += out["counts"]
+        stats = {"w_loss": out["loss"], "kept_fraction": out["kept_fraction"]}
+        stats.update({f"action/{a}": float(c) / bs for a, c in zip(self.actions, out["counts"].tolist())})
         return stats
 
     def arch_step(self, batch, tau: float) -> dict[str, float]:
@@ -242,116 +234,3 @@ class CoSearch:
         self.action_counts = state["action_counts"].clone()
         self.step, self.budget = int(state["step"]), float(state["budget"])
         self.probe_feats, self.probe_regret = state["probe_feats"].clone(), state["probe_regret"].clone()
-
-    # -- logging ----------------------------------------------------------------------------
-    def log_arch(self, step: int) -> None:
-        """Arch probabilities per site and option, inference-scale probabilities, gate histogram."""
-        run = self.session.run
-        if not run.main:
-            return
-        tb = run.tb()
-        with torch.no_grad():
-            for name, p in self.net.probabilities().items():
-                options = self.net.sites[name].options
-                for option, value in zip(options, p.tolist()):
-                    tb.add_scalar(f"arch/{name}/{option}", value, step)
-                tb.add_scalar(f"arch_expected/{name}", float(self.net.sites[name].expected(p)), step)
-            for sc, p in self.res.scale_probs().items():
-                tb.add_scalar(f"resolution/{sc}", float(p), step)
-            choice = self.gate.choose(self.splits.features["train"].to(self.session.device)).cpu()
-        run.histogram("gate/train_actions", choice.float(), step,
-                      bins=torch.arange(len(self.actions) + 1).float() - 0.5)
-
-    # -- the loop ---------------------------------------------------------------------------
-    def run(self) -> None:
-        """Steps from ``self.step`` to the end, with logging, progress and checkpoints."""
-        cfg, run = self.cfg, self.session.run
-        progress = Progress("search", self.total_steps, start=self.step, enabled=cfg.run.progress and run.main)
-        last: dict[str, float] = {}
-        for t in range(self.step, self.total_steps):
-            stats = self.run_step(t)
-            last.update(stats)
-            done = t + 1
-            if done % cfg.run.log_every == 0 or done == self.total_steps:
-                run.record("search", done, last)
-                self.log_arch(done)
-            progress.update(done, w_loss=last.get("w_loss", math.nan), tau=last["tau"],
-                            cost=last.get("cost_ratio", math.nan))
-            self.session.step_done("search", done, self.total_steps, self.state_dict)
-
-    # -- results ----------------------------------------------------------------------------
-    @torch.no_grad()
-    def derive_arch(self) -> dict[str, Any]:
-        """arch.json dict: the most likely network, inference scale and the learned train gate."""
-        rule = self.cfg.search.derive_rule
-        scale = 1.0
-        if self.cfg.search.search_resolution:
-            scale = self.res.choose() if rule == "argmax" else nearest(self.res.scales, expected_value(
-                self.res.scales, self.res.probs()))
-        if not self.cfg.search.network:
-            choices = dict(self.full_choices)
-        else:
-            choices = self.net.argmax_choices() if rule == "argmax" else expected_choices(self.net)
-        arch = make_arch(self.net.family, self.net.num_classes, {**choices, "data.inference_scale": scale},
-                         self.net.space_options)
-        arch["data"] = {"inference_scale": scale, "resolution": self.res.to_dict(),
-                        "train_gate": self.gate_description() if self.cfg.search.data_gates else None}
-        return arch
-
-    def gate_description(self) -> dict[str, Any]:
-        from search.data import FEATURE_NAMES  # noqa: PLC0415
-
-        return {**self.gate.to_dict(), "feature_names": list(FEATURE_NAMES),
-                "state": {k: v.cpu().tolist() for k, v in self.gate.state_dict().items()}}
-
-    @torch.no_grad()
-    def data_slimming(self) -> dict[str, Any]:
-        """What the learned gate does to the train split."""
-        return summarize_gate(self.gate, self.splits.features["train"].to(self.session.device))
-
-
-def expected_value(options: Sequence[float], probs: Tensor) -> float:
-    return float(torch.tensor([float(o) for o in options], dtype=torch.float64) @ probs.double().cpu())
-
-
-def nearest(options: Sequence[Any], value: float) -> Any:
-    """The option closest to ``value`` (ties: the larger)."""
-    return min(options, key=lambda o: (abs(float(o) - value), -float(o)))
-
-
-@torch.no_grad()
-def expected_choices(net: supernet.Supernet) -> dict[str, Any]:
-    """Every width site at the option nearest its expected width, every branch kept when
-    P(keep) >= 0.5 (a group with nothing kept keeps its likeliest branch). Smoother than the
-    argmax over many nearly tied widths early in a search; the same once the probabilities peak."""
-    choices = {}
-    for name, p in net.probabilities().items():
-        site = net.sites[name]
-        choices[name] = bool(p[1] >= 0.5) if site.is_keep else nearest(site.options, expected_value(site.options, p))
-    for group in net.groups:
-        if not any(choices[s.name] for s in group):
-            choices[max(group, key=lambda s: float(s.logits[1] - s.logits[0])).name] = True
-    return choices
-
-
-def gate_from_description(desc: dict[str, Any]) -> DataGate:
-    """The :class:`DataGate` stored in an arch.json ``data.train_gate``."""
-    gate = DataGate(desc["num_features"], desc["actions"], hidden=desc["hidden"])
-    gate.load_state_dict({k: torch.tensor(v) for k, v in desc["state"].items()})
-    return gate
-
-
-@torch.no_grad()
-def summarize_gate(gate: DataGate, features: Tensor) -> dict[str, Any]:
-    """Action histogram, kept fraction and Spearman(complexity, chosen scale) over ``features``."""
-    from search.data import complexity_score  # noqa: PLC0415
-
-    choice = gate.choose(features).cpu()
-    counts = torch.bincount(choice, minlength=len(gate.actions)).tolist()
-    scales = torch.tensor([action_scale(gate.actions[i]) for i in choice.tolist()])
-    complexity = complexity_score(features.cpu())
-    rho = spearmanr(complexity.numpy(), scales.numpy()).statistic if scales.unique().numel() > 1 else None
-    kept = 1.0 - (counts[gate.actions.index("drop")] / len(choice) if "drop" in gate.actions else 0.0)
-    return {"action_histogram": {str(a): c for a, c in zip(gate.actions, counts)}, "kept_fraction": kept,
-            "spearman_complexity_vs_scale": None if rho is None or math.isnan(rho) else float(rho),
-            "choice": choice.tolist()}

@@ -9,8 +9,9 @@ from .base import IGNORE_INDEX, DataError, SegDataset
 from .build import build_dataset
 from .features import FEATURE_NAMES, complexity_features, complexity_score, image_features
 from .synthetic import SyntheticScenes
+from .synthetic_shapes import SyntheticShapes
 from .transforms import TrainTransform
 
 __all__ = ["IGNORE_INDEX", "DataError", "SegDataset", "build_dataset", "FEATURE_NAMES",
-           "complexity_features", "complexity_score", "image_features", "SyntheticScenes", "TrainTransform",
-           "TrainingCost", "slimming_summary"]
+           "complexity_features", "complexity_score", "image_features", "SyntheticScenes", "SyntheticShapes",
+           "TrainTransform", "TrainingCost", "slimming_summary"]

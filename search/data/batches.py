@@ -9,30 +9,14 @@ Each epoch is a permutation drawn from ``(seed, epoch)``; step ``s`` takes the n
 """
 from __future__ import annotations
 
-import hashlib
-import random
 from typing import Sequence
 
-import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from search.engine.distributed import shard
+from search.engine.seeding import derive_seed
 from search.errors import UserError
-
-
-def derive_seed(*parts: object) -> int:
-    """A 63-bit seed from any parts, e.g. ``derive_seed(seed, "search", step)``."""
-    digest = hashlib.blake2b("/".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "little") >> 1
-
-
-def seed_step(*parts: object) -> int:
-    """Seed torch, numpy and python from ``parts``: every random draw of a step is replayable."""
-    seed = derive_seed(*parts)
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
-    random.seed(seed)
-    return seed
 
 
 def step_indices(n: int, batch_size: int, step: int, seed: int, tag: str = "train") -> list[int]:
@@ -61,8 +45,6 @@ def global_batch(dataset: Dataset, batch_size: int, step: int, seed: int, tag: s
                  device: torch.device | str = "cpu") -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
     """Batch ``step`` of ``dataset``: its global indices, this rank's positions in it, and this
     rank's images and masks on ``device``. Sets the dataset's epoch (training transforms)."""
-    from search.engine.distributed import shard  # noqa: PLC0415
-
     n = len(dataset)
     idx = step_indices(n, batch_size, step, seed, tag)
     if hasattr(dataset, "set_epoch"):

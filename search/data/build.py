@@ -2,7 +2,8 @@
 
 Keys for every dataset (a key set to ``None`` takes its default):
 
-* ``name``: ``synthetic``, ``cityscapes``, ``camvid`` or ``folder``; ``split``: train, val or test.
+* ``name``: ``synthetic``, ``synthetic_shapes``, ``cityscapes``, ``camvid`` or ``folder``;
+  ``split``: train, val or test.
 * ``augment`` (default: ``split == "train"``): random scale in ``scale_range`` (default
   [0.5, 2.0]), random crop ``crop`` = [H, W] (default: the image's own size, padding with
   ignore), random left-right flip when ``flip`` (default true); deterministic given ``seed``.
@@ -11,8 +12,9 @@ Keys for every dataset (a key set to ``None`` takes its default):
   whose header says it has more pixels is a :class:`DataError`, before it is decoded.
 
 Per dataset: ``synthetic``: ``size`` (256), ``image_size`` [H, W] ([128, 256]),
-``num_classes`` (8), ``seed`` also seeds the scenes. ``cityscapes`` / ``camvid``: ``root``,
-``resize`` [H, W] (resize every item first: image bilinear, mask nearest). ``folder``: the
+``num_classes`` (8), ``seed`` also seeds the scenes. ``synthetic_shapes``: the same keys and
+defaults, ``num_classes`` at most 13 (background and 12 shape kinds). ``cityscapes`` / ``camvid``:
+``root``, ``resize`` [H, W] (resize every item first: image bilinear, mask nearest). ``folder``: the
 same plus ``classes`` (list of class names; numbers are read as names, ``0`` -> ``"0"``) and
 ``split_fractions`` ([train, val, test], to split a flat ``<root>/images`` deterministically;
 see :mod:`search.data.folder`).
@@ -30,13 +32,17 @@ from .camvid import camvid
 from .cityscapes import cityscapes
 from .folder import folder
 from .synthetic import SyntheticScenes
+from .synthetic_shapes import MAX_CLASSES, SyntheticShapes
 from .transforms import TrainTransform
 
 COMMON = {"name": None, "split": "train", "augment": None, "scale_range": (0.5, 2.0), "crop": None,
           "flip": True, "seed": 0, "cache_dir": None}
 FILES = {"root": None, "resize": None, "max_pixels": MAX_PIXELS}
+GENERATED = {"size": 256, "image_size": (128, 256), "num_classes": 8}
+GENERATORS = {"synthetic": (SyntheticScenes, 255), "synthetic_shapes": (SyntheticShapes, MAX_CLASSES)}
 OPTIONS: dict[str, dict[str, Any]] = {
-    "synthetic": {**COMMON, "size": 256, "image_size": (128, 256), "num_classes": 8},
+    "synthetic": {**COMMON, **GENERATED},
+    "synthetic_shapes": {**COMMON, **GENERATED},
     "cityscapes": {**COMMON, **FILES},
     "camvid": {**COMMON, **FILES},
     "folder": {**COMMON, **FILES, "classes": None, "split_fractions": None},
@@ -83,7 +89,7 @@ def _options(config: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     opts = {**allowed, **{k: v for k, v in config.items() if v is not None}}
     if opts["split"] not in SPLITS:
         raise DataError(f"data.split = {opts['split']!r}: expected one of {', '.join(SPLITS)}")
-    if name != "synthetic" and not opts["root"]:
+    if name not in GENERATORS and not opts["root"]:
         raise DataError(f"data.root is required for dataset {name!r} (the folder holding the data)")
     return name, opts
 
@@ -119,11 +125,12 @@ def build_dataset(config: dict[str, Any]) -> SegDataset:
     """The dataset described by ``config`` (see the module docstring for the keys)."""
     name, opts = _options(config)
     transform = _transform(opts)
-    if name == "synthetic":
-        ds: SegDataset = SyntheticScenes(
+    if name in GENERATORS:
+        cls, max_classes = GENERATORS[name]
+        ds: SegDataset = cls(
             size=_int("size", opts["size"], 1), image_size=_pair("image_size", opts["image_size"],
                                                                  lambda k, v: _int(k, v, 8)),
-            num_classes=_int("num_classes", opts["num_classes"], 2, 255), seed=_int("seed", opts["seed"], 0),
+            num_classes=_int("num_classes", opts["num_classes"], 2, max_classes), seed=_int("seed", opts["seed"], 0),
             split=opts["split"], transform=transform)
     else:
         resize = _pair("resize", opts["resize"], lambda k, v: _int(k, v, 1)) if opts["resize"] else None

@@ -13,12 +13,15 @@ from typing import Any
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, Subset
 
-from search.data.base import MAX_PIXELS
-from search.data.batches import derive_seed
-from search.errors import UserError
 from search.config import DataConfig
+from search.data.base import MAX_PIXELS, DataError
+from search.data.build import GENERATORS, build_dataset
+from search.data.features import complexity_features
+from search.data.folder import check_run_layout
+from search.engine.seeding import derive_seed
+from search.errors import UserError
 
 
 def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
@@ -29,7 +32,7 @@ def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
                            "augment": data.augment and which == "train"}
     if which == "train" and data.crop is not None:
         cfg["crop"] = data.crop
-    if data.name == "synthetic":
+    if data.name in GENERATORS:
         cfg.update(size={"train": data.num_train, "val": data.num_val, "test": data.num_test}[which],
                    image_size=data.image_size, num_classes=data.num_classes)
     else:
@@ -42,25 +45,17 @@ def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
     return cfg
 
 
-class Part(Dataset):
-    """The items ``indices`` of ``dataset`` (a held-out share of a split), everything else forwarded."""
-
-    def __init__(self, dataset: Dataset, indices: list[int]) -> None:
-        self.dataset, self.indices = dataset, list(indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
+class HeldOut(Subset):
+    """A share of a split (``torch.utils.data.Subset``) that still answers as its dataset does
+    (``num_classes``, ``class_names``, ``set_epoch``, ``load``)."""
 
     def __getattr__(self, name: str) -> Any:
-        if name == "dataset":
+        if name in ("dataset", "indices"):
             raise AttributeError(name)
         return getattr(self.dataset, name)
 
     def load(self, index: int) -> tuple[Tensor, Tensor]:
         return self.dataset.load(self.indices[index])
-
-    def __getitem__(self, index: int) -> tuple[Tensor, Tensor]:
-        return self.dataset[self.indices[index]]
 
 
 class InMemory(Dataset):
@@ -111,9 +106,6 @@ class Splits:
 
 
 def build_split(data: DataConfig, which: str) -> Dataset:
-    from search.data import build_dataset  # noqa: PLC0415 (heavy imports only when used)
-    from search.data.base import DataError  # noqa: PLC0415
-
     try:
         ds = build_dataset(dataset_config(data, which))
     except DataError as err:
@@ -126,10 +118,6 @@ def build_split(data: DataConfig, which: str) -> Dataset:
 
 def load_splits(data: DataConfig, features: bool = True, progress: bool = False) -> Splits:
     """Build the train, val and test datasets and (with ``features``) their complexity features."""
-    from search.data import complexity_features  # noqa: PLC0415
-    from search.data.base import DataError  # noqa: PLC0415
-    from search.data.folder import check_run_layout  # noqa: PLC0415
-
     if data.name == "folder":  # one flat folder would give the same images to every split
         try:
             check_run_layout(data.root, [dataset_config(data, w)["split"] for w in ("train", "val", "test")],
@@ -147,7 +135,7 @@ def load_splits(data: DataConfig, features: bool = True, progress: bool = False)
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(derive_seed(data.seed, "val_from_train")))
         n_val = min(n - 1, max(1, round(data.val_from_train * n)))
         held, kept = sorted(perm[:n_val].tolist()), sorted(perm[n_val:].tolist())
-        train, val = Part(train, kept), Part(val, held)
+        train, val = HeldOut(train, kept), HeldOut(val, held)
         if features:
             feats = {"train": feats["train"][kept], "val": feats["train"][held]}
     return Splits(train, val, test, train.num_classes, list(train.class_names), feats)

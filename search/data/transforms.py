@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-IGNORE_INDEX = 255
+from supernet import IGNORE_INDEX
 
 
 @dataclass(frozen=True)

@@ -21,10 +21,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from supernet.files import atomic_write
-
-from search.errors import UserError
 from search.config import diff_configs, flatten
+from search.errors import UserError
+from supernet.files import atomic_write
 
 FORMAT, VERSION = "cosearch-checkpoint", 1
 # config keys that may change between an interrupted run and its resumption

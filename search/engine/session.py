@@ -18,11 +18,16 @@ from typing import Any, Callable
 
 import torch
 
-from search.engine.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint, set_rng_state
-from search.errors import UserError
 from search.config import Config, dump_yaml, to_dict
+from search.engine.checkpoint import (
+    load_checkpoint,
+    make_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+)
 from search.engine.distributed import DistEnv, barrier, broadcast_object, setup
 from search.engine.interrupt import Interrupted, StopFlag
+from search.errors import UserError
 from search.report.rundir import RunDir
 
 

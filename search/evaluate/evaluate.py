@@ -14,10 +14,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from supernet.gates import resize_images, upsample_logits
-
 from search.engine.distributed import DistEnv, all_reduce_sum, shard
 from search.evaluate.metrics import ConfusionMatrix
+from supernet.gates import resize_images, upsample_logits
 
 
 def load_item(dataset, index: int) -> tuple[Tensor, Tensor]:

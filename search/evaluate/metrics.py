@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import torch
 
-IGNORE = 255
+from supernet import IGNORE_INDEX as IGNORE
 
 
 class ConfusionMatrix:

@@ -1,4 +1,5 @@
-"""The weight (W) loss of a mixed-resolution batch, in one forward call (DDP-friendly).
+"""The weight (W) step of a mixed-resolution batch, in one forward call (DDP-friendly), shared by
+the co-search and the training of a fixed network.
 
 Each image has an action (drop, or a scale) and a loss weight. Images are grouped by
 scale, each group runs at its scale, logits are upsampled to the full-resolution labels,
@@ -17,7 +18,7 @@ the global batch's loss.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -54,3 +55,20 @@ def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, 
         total = total + (per_image * weights[sel]).sum()
         plain, n = plain + per_image.detach().sum(), n + len(sel)
     return total * world_size / max(kept_global, 1), plain / n
+
+
+def weight_step(model: nn.Module, opt: torch.optim.Optimizer, images: Tensor, masks: Tensor, pos: Sequence[int],
+                choice: Tensor, weights: Tensor, actions: Sequence, world_size: int = 1) -> dict[str, Any]:
+    """One optimiser step on :func:`gated_loss`. ``choice`` and ``weights`` cover the *global* batch,
+    ``pos`` are this rank's positions in it, ``images`` and ``masks`` this rank's items.
+
+    Returns ``{"loss": mean plain loss, "kept_fraction", "counts": images per action}``.
+    """
+    counts = torch.bincount(choice.cpu(), minlength=len(actions))
+    dropped = int(counts[list(actions).index("drop")]) if "drop" in actions else 0
+    kept = len(choice) - dropped
+    loss, plain = gated_loss(model, images, masks, choice[pos], weights[pos], actions, kept, world_size)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+    return {"loss": float(plain), "kept_fraction": kept / len(choice), "counts": counts}

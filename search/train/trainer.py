@@ -9,40 +9,42 @@ learning-rate warm-up then cosine decay. Step ``t`` draws its randomness from
 from __future__ import annotations
 
 import math
-import time
 from typing import Any, Callable, Sequence
 
 import torch
 from torch import Tensor, nn
 
-from supernet.bn import recalibrate_bn
-from supernet.gates import DataGate, resize_images
-
-from search.data.batches import global_batch, seed_step
 from search.config import Config
-from search.engine.distributed import MultiInput, wrap_ddp
-from search.evaluate.evaluate import load_item
-from search.train.loss import gated_loss
-from search.report.progress import Progress
-from search.engine.session import Session
+from search.data.batches import global_batch
 from search.data.splits import Splits
+from search.engine.distributed import MultiInput, wrap_ddp
+from search.engine.hooks import Checkpoint, Metrics, Progress, WallClock
+from search.engine.loop import Loop
+from search.engine.seeding import seed_step
+from search.engine.session import Session
+from search.evaluate.evaluate import load_item
+from search.train.loss import weight_step
+from supernet.bn import recalibrate_bn
+from supernet.gates import loss_weights, parse_actions, resize_images
 
 
-def lr_at(step: int, total: int, base: float, warmup: int) -> float:
-    """Linear warm-up over ``warmup`` steps, then cosine decay to 0 at ``total``.
+def lr_factor(step: int, total: int, warmup: int) -> float:
+    """The learning rate of ``step`` relative to the base: linear warm-up over ``warmup`` steps,
+    then cosine decay to 0 at ``total`` (for ``torch.optim.lr_scheduler.LambdaLR``).
 
-    >>> [round(lr_at(t, 10, 1.0, 2), 3) for t in (0, 1, 2, 6, 9)]
+    >>> [round(lr_factor(t, 10, 2), 3) for t in (0, 1, 2, 6, 9)]
     [0.5, 1.0, 1.0, 0.389, 0.0]
     """
     if step < warmup:
-        return base * (step + 1) / warmup
+        return (step + 1) / warmup
     frac = (step - warmup) / max(1, total - warmup - 1)
-    return base * 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
+    return 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
 
 
-class Retrain:
-    """One network's training run. ``choice`` (N,) action per train image and ``probs`` (N, K)
-    the gate's probabilities for them; both None: every image at full resolution."""
+class Trainer:
+    """The state and the step of one fixed network's training. ``choice`` (N,) is the action
+    per train image and ``probs`` (N, K) the gate's probabilities for them; both None: every
+    image at the largest scale in ``actions``."""
 
     def __init__(self, model: nn.Module, cfg: Config, splits: Splits, session: Session,
                  actions: Sequence[Any] = (1.0,), choice: Tensor | None = None, probs: Tensor | None = None) -> None:
@@ -50,9 +52,11 @@ class Retrain:
         self.model = model.to(session.device).train()
         t = cfg.train
         self.opt = torch.optim.SGD(self.model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        self.sched = torch.optim.lr_scheduler.LambdaLR(
+            self.opt, lambda step: lr_factor(step, self.total_steps, t.warmup_steps))
         self.ddp = wrap_ddp(MultiInput(self.model), self.env)
-        self.rule = DataGate(1, actions)
-        self.actions = self.rule.actions
+        self.actions = parse_actions(actions)
+        self.drop_index = self.actions.index("drop") if "drop" in self.actions else None
         self.choice, self.probs = choice, probs
         self.full_action = self.actions.index(max((a for a in self.actions if a != "drop"), key=float))
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
@@ -65,52 +69,46 @@ class Retrain:
     def run_step(self, t: int) -> dict[str, float]:
         cfg, dev = self.cfg, self.session.device
         seed_step(cfg.run.seed, "train", t)
-        lr = lr_at(t, self.total_steps, cfg.train.lr, cfg.train.warmup_steps)
-        for group in self.opt.param_groups:
-            group["lr"] = lr
+        lr = self.opt.param_groups[0]["lr"]
         idx, pos, images, masks = global_batch(self.splits.train, cfg.data.batch_size, t, cfg.run.seed, "train",
                                                self.env, dev)
-        bs = len(idx)
         if self.choice is not None:
             choice = self.choice[idx].to(dev)
             sample = nn.functional.one_hot(choice, len(self.actions)).float()
-            weights = self.rule.loss_weights(sample, self.probs[idx].to(dev))
+            weights = loss_weights(sample, self.probs[idx].to(dev), self.drop_index)
         else:
-            choice = torch.full((bs,), self.full_action, device=dev)
-            weights = torch.ones(bs, device=dev)
-        counts = torch.bincount(choice.cpu(), minlength=len(self.actions))
-        self.action_counts += counts
-        kept = bs - (int(counts[self.rule.drop_index]) if self.rule.drop_index is not None else 0)
-        loss, plain = gated_loss(self.ddp, images, masks, choice[pos], weights[pos], self.actions, kept,
-                                 self.env.world_size)
-        self.opt.zero_grad(set_to_none=True)
-        loss.backward()
-        self.opt.step()
+            choice = torch.full((len(idx),), self.full_action, device=dev)
+            weights = torch.ones(len(idx), device=dev)
+        out = weight_step(self.ddp, self.opt, images, masks, pos, choice, weights, self.actions, self.env.world_size)
+        self.sched.step()
+        self.action_counts += out["counts"]
         self.step = t + 1
-        return {"loss": float(plain), "lr": lr, "kept_fraction": kept / bs}
+        return {"loss": out["loss"], "lr": lr, "kept_fraction": out["kept_fraction"]}
 
     def run(self, phase: str = "retrain", snapshot: Callable[[], dict[str, Any]] | None = None) -> None:
         """Steps from ``self.step`` to the end; checkpoints hold ``snapshot()`` (default: the trainer's state)."""
         cfg, run = self.cfg, self.session.run
-        progress = Progress(phase, self.total_steps, start=self.step, enabled=cfg.run.progress and run.main)
-        for t in range(self.step, self.total_steps):
-            t0 = time.perf_counter()
-            stats = self.run_step(t)
-            self.wall_s += time.perf_counter() - t0
-            done = t + 1
-            if done % cfg.run.log_every == 0 or done == self.total_steps:
-                run.record(phase, done, stats)
-            progress.update(done, loss=stats["loss"], lr=stats["lr"])
-            self.session.step_done(phase, done, self.total_steps, snapshot or self.state_dict)
+        clock = WallClock(self.wall_s)
+
+        def state() -> dict[str, Any]:
+            self.wall_s = clock.wall_s
+            return (snapshot or self.state_dict)()
+
+        hooks = [clock, Metrics(run, cfg.run.log_every, cfg.data.batch_size),
+                 Progress(("loss", "lr"), enabled=cfg.run.progress and run.main), Checkpoint(self.session, state)]
+        Loop(phase, self.run_step, self.total_steps, start=self.step, hooks=hooks).run()
+        self.wall_s = clock.wall_s
 
     def state_dict(self) -> dict[str, Any]:
-        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "step": self.step,
-                "action_counts": self.action_counts.clone(), "wall_s": self.wall_s}
+        return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
+                "step": self.step, "action_counts": self.action_counts.clone(), "wall_s": self.wall_s}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         if state.get("opt") is not None:
             self.opt.load_state_dict(state["opt"])
+        if state.get("sched") is not None:
+            self.sched.load_state_dict(state["sched"])
         self.step, self.wall_s = int(state["step"]), float(state["wall_s"])
         self.action_counts = state["action_counts"].clone()
 

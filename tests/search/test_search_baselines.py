@@ -2,13 +2,19 @@
 import json
 
 import pytest
+from search_testing import TINY, run_cli, tiny_config
 
 import supernet
-from search.baselines.plan import (SEARCHED, arch_macs, matched_random, matched_resolution, matched_uniform,
-                              plan_baseline)
-from search.errors import UserError
+from search.baselines.plan import (
+    SEARCHED,
+    arch_macs,
+    matched_random,
+    matched_resolution,
+    matched_uniform,
+    plan_baseline,
+)
 from search.config import BASELINE_KINDS
-from search_testing import TINY, run_cli, tiny_config
+from search.errors import UserError
 
 SPACE = {"widest": 0.5}
 SIZE = (32, 64)

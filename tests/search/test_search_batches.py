@@ -2,9 +2,10 @@
 import pytest
 import torch
 
-from search.data.batches import collate, derive_seed, global_batch, seed_step, step_indices
-from search.errors import UserError
+from search.data.batches import collate, global_batch, step_indices
 from search.engine.distributed import DistEnv
+from search.engine.seeding import derive_seed, seed_step
+from search.errors import UserError
 
 
 def test_epochs_are_permutations_and_replayable():

@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-from search.engine.checkpoint import load_checkpoint, make_checkpoint, save_checkpoint, set_rng_state
+from search.engine.checkpoint import (
+    load_checkpoint,
+    make_checkpoint,
+    save_checkpoint,
+    set_rng_state,
+)
 from search.errors import UserError
 
 CFG = {"run": {"seed": 0, "progress": True}, "search": {"lambda_inf": 0.1}}

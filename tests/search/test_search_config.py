@@ -127,7 +127,7 @@ def test_config_files_are_read_strictly(tmp_path, text, needle):
     (["data.num_classes=300"], "data.num_classes must be in [2, 255], got 300"),
     (["data.split=val"], "unknown key data.split; allowed in section 'data': name"),
     (["data.test_split=testing"], "data.test_split must be one of train, val, test, got 'testing'"),
-    (["data.name=mnist"], "data.name must be one of synthetic, cityscapes, camvid, folder, got 'mnist'"),
+    (["data.name=mnist"], "data.name must be one of synthetic, synthetic_shapes, cityscapes, camvid, folder, got 'mnist'"),
     (["data.name=camvid"], "data.root is required for data.name=camvid"),
     (["data.name=folder", "data.root=/d"], "data.classes must list the class names for data.name=folder"),
     (["data.batch_size=1"], "data.batch_size must be >= 2 when train.recalibrate_bn is true"),
@@ -161,9 +161,12 @@ def test_limits_and_cross_field_rules_can_be_met():
                              "search.budget=2.5", "search.lambda_inf=1e-3"])
     assert cfg.model.max_channels == 40000 and cfg.data.batch_size == 1 and cfg.search.budget == 2.5
     assert cfg.search.lambda_inf == 0.001
+    from search.config import GENERATED
     from search.data.base import MAX_PIXELS
+    from search.data.build import GENERATORS
     from supernet.space import MAX_CHANNELS
     assert (Config().data.max_pixels, Config().model.max_channels) == (MAX_PIXELS, MAX_CHANNELS)
+    assert set(GENERATED) == set(GENERATORS)
 
 
 def test_apply_limits_raises_the_supernet_limit(monkeypatch):

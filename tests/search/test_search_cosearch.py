@@ -3,11 +3,13 @@ import random
 
 import pytest
 import torch
+from search_testing import tiny_config
 
 import supernet
-from search.cosearch.cosearch import CoSearch, expected_choices, gate_from_description, nearest, summarize_gate
+from search.cosearch.schedule import temperature
+from search.data.slimming import slimming_summary
+from search.derive import expected_choices, gate_from_description, nearest
 from search.pipeline import STAGES, run_pipeline
-from search_testing import tiny_config
 from supernet.gates import DataGate
 
 
@@ -42,10 +44,7 @@ def test_expected_choice_is_smoother_than_argmax():
 
 
 def test_temperature_anneals_from_start_to_end():
-    cs = CoSearch.__new__(CoSearch)
-    cs.cfg = type("C", (), {"search": type("S", (), {"tau_start": 5.0, "tau_end": 0.1, "warmup_steps": 2,
-                                                        "steps": 5})()})()
-    taus = [cs.tau(t) for t in range(7)]
+    taus = [temperature(t, warmup=2, steps=5, start=5.0, end=0.1) for t in range(7)]
     assert taus[:3] == [5.0, 5.0, 5.0] and taus[-1] == pytest.approx(0.1)
     assert all(a > b for a, b in zip(taus[2:], taus[3:]))
 
@@ -61,7 +60,7 @@ def test_gate_summary_and_round_trip():
         gate.net[2].bias.copy_(torch.tensor([-100.0, 0.1, 0.0]))
     rng = random.Random(0)
     feats = torch.tensor([[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(50)])
-    summary = summarize_gate(gate, feats)
+    summary = slimming_summary(gate.choose(feats), gate.actions, feats)
     assert sum(summary["action_histogram"].values()) == 50 and summary["action_histogram"]["drop"] == 0
     assert summary["kept_fraction"] == 1.0 and 0 < summary["action_histogram"]["1.0"] < 50
     assert summary["spearman_complexity_vs_scale"] is not None
@@ -91,3 +90,18 @@ def test_label_regret_does_not_follow_the_network(tmp_path, reference, same):
     scale_columns = [r[:, 1:-1] for r in regrets]   # drop and 1.0 left out
     assert torch.all(scale_columns[0] >= 0) and scale_columns[0].abs().sum() > 0
     assert torch.equal(*scale_columns) == same
+
+
+def test_a_gate_that_keeps_complex_images_larger_has_a_positive_spearman():
+    gate = DataGate(2, ("drop", 0.5, 1.0))
+    with torch.no_grad():  # both features equal: the complexity score is monotone in feature 0
+        gate.net[0].weight.zero_()
+        gate.net[0].bias.zero_()
+        gate.net[0].weight[0, 0] = 5.0
+        gate.net[2].weight.zero_()
+        gate.net[2].weight[2, 0] = 1.0
+        gate.net[2].bias.copy_(torch.tensor([-100.0, 0.1, 0.0]))
+    x = torch.linspace(-1, 1, 40)
+    feats = torch.stack([x, x], 1)
+    summary = slimming_summary(gate.choose(feats), gate.actions, feats)
+    assert summary["spearman_complexity_vs_scale"] > 0.5

@@ -6,10 +6,17 @@ import sys
 from pathlib import Path
 
 import torch
-
-from search.engine.distributed import DistEnv, MultiInput, all_reduce_grads, setup, shard, wrap_ddp
-from search.pipeline import STAGES, run_pipeline
 from search_testing import TINY, tiny_config
+
+from search.engine.distributed import (
+    DistEnv,
+    MultiInput,
+    all_reduce_grads,
+    setup,
+    shard,
+    wrap_ddp,
+)
+from search.pipeline import STAGES, run_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 # a search whose decisions the cost penalty dominates: the arch is then a property of the

@@ -1,10 +1,11 @@
 """Raising lambda_inf lowers the derived network's cost (DESIGN.md §2), on the tiny config."""
 import json
 
+from search_testing import tiny_config
+
 import cost_models
 import supernet
 from search.pipeline import STAGES, run_pipeline
-from search_testing import tiny_config
 
 
 def derived_macs(arch: dict, size=(32, 64)) -> float:

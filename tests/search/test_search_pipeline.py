@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 import torch
+from search_testing import TINY, run_cli, tiny_config
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 import supernet
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from search.engine.checkpoint import load_checkpoint
 from search.engine.interrupt import Interrupted, StopAfter
 from search.pipeline import run_pipeline
-from search_testing import TINY, run_cli, tiny_config
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_FILES = ["config.yaml", "log.txt", "metrics.jsonl", "checkpoints/last.pt", "checkpoints/search.pt",

@@ -1,6 +1,11 @@
 """search/report.py and search/plots.py: the report schema, markdown and Pareto plots."""
 from search.report.plots import pareto_front, pareto_plot
-from search.report.report import build_report, markdown_report, markdown_table, run_entry
+from search.report.report import (
+    build_report,
+    markdown_report,
+    markdown_table,
+    run_entry,
+)
 
 COST = {"macs": 2e9, "energy_j": 0.01, "latency_s": 0.002, "dram_bytes": 3e6}
 

@@ -2,9 +2,9 @@
 import pytest
 import torch
 
-from search.errors import UserError
 from search.config import load_config
 from search.data.splits import InMemory, build_split, dataset_config, load_splits
+from search.errors import UserError
 
 
 def test_dataset_config_per_split_and_dataset():

@@ -1,8 +1,9 @@
 """search/sweep.py: the dominance check, the summary files, and the command's argument checks."""
 import json
 
-from search.baselines.sweep import dominance, summarize, sweep_dirs
 from search_testing import TINY, run_cli
+
+from search.baselines.sweep import dominance, summarize, sweep_dirs
 
 
 def _run(name, miou, energy):

@@ -1,3 +1,4 @@
+import site
 import subprocess
 import sys
 import textwrap
@@ -40,7 +41,10 @@ def test_pt_round_trip(derived):
 
 def test_pt2_runs_without_the_project(derived, tmp_path):
     _, _, out = derived
+    # -S: no site-packages .pth files, so an editable install of this project is not on the path;
+    # the site-packages folders themselves (torch) are added by hand
     script = textwrap.dedent(f"""
+        import sys; sys.path.extend({site.getsitepackages()!r})
         import importlib.util, torch
         assert importlib.util.find_spec("supernet") is None and importlib.util.find_spec("cost_models") is None
         program = torch.export.load({str(out / "derived.pt2")!r})
@@ -48,7 +52,7 @@ def test_pt2_runs_without_the_project(derived, tmp_path):
         y = program.module()(io["x"])
         print(float((y - io["y"]).abs().max()))
     """)
-    run = subprocess.run([sys.executable, "-I", "-c", script], cwd=tmp_path, capture_output=True, text=True,
+    run = subprocess.run([sys.executable, "-I", "-S", "-c", script], cwd=tmp_path, capture_output=True, text=True,
                          env={"PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}, timeout=300)
     assert run.returncode == 0, run.stderr
     assert float(run.stdout.strip()) < 1e-5

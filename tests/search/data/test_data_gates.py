@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from supernet.gates import (DataGate, InferenceResolution, estimate_regret, gate_objective, label_regret, gated_loss,
-                            group_by_action, gumbel_softmax, parse_actions, per_image_loss)
+from supernet.gates import (DataGate, InferenceResolution, estimate_regret, gate_objective, gate_sample,
+                            group_by_action, label_regret, mixed_scale_loss, parse_actions, per_image_loss)
 
 COST = torch.tensor([0.0, 0.25, 0.5625, 1.0])  # drop, 0.5, 0.75, 1.0
 
@@ -45,10 +45,10 @@ def test_sample_is_one_hot_straight_through_and_gradients_reach_the_mlp():
 
 def test_gumbel_reproducible_with_generator():
     logits = torch.randn(10, 4)
-    a = gumbel_softmax(logits, 1.0, generator=torch.Generator().manual_seed(3))
-    b = gumbel_softmax(logits, 1.0, generator=torch.Generator().manual_seed(3))
+    a = gate_sample(logits, 1.0, generator=torch.Generator().manual_seed(3))
+    b = gate_sample(logits, 1.0, generator=torch.Generator().manual_seed(3))
     assert torch.equal(a, b)
-    many = gumbel_softmax(logits[:1].expand(4000, 4), 1.0, generator=torch.Generator().manual_seed(0))
+    many = gate_sample(logits[:1].expand(4000, 4), 1.0, generator=torch.Generator().manual_seed(0))
     assert torch.allclose(many.mean(0), logits[0].softmax(0), atol=0.03)
 
 
@@ -157,7 +157,7 @@ def test_label_reference_ignores_the_network_except_for_drop():
 
 
 @torch.no_grad()
-def test_group_by_action_and_gated_loss():
+def test_group_by_action_and_mixed_scale_loss():
     torch.manual_seed(0)
     model = ToySeg().eval()
     images, masks = torch.rand(5, 3, 16, 24), torch.randint(0, 3, (5, 16, 24))
@@ -168,14 +168,14 @@ def test_group_by_action_and_gated_loss():
     assert all(g.masks.shape[-2:] == (16, 24) for g in groups)
     assert len(group_by_action(images, masks, torch.nn.functional.one_hot(choice, 4))) == 3
     weights = torch.tensor([0.0, 1.0, 2.0, 1.0, 0.5])
-    loss = gated_loss(model, images, masks, choice, weights)
+    loss = mixed_scale_loss(model, images, masks, choice, weights)
     manual = 0.0
     for i, s in zip([1, 3, 4, 2], [0.5, 0.5, 0.75, 1.0]):
         x = torch.nn.functional.interpolate(images[i:i + 1], scale_factor=s, mode="bilinear", antialias=s < 1) if s < 1 else images[i:i + 1]
         logits = torch.nn.functional.interpolate(model(x), size=(16, 24), mode="bilinear")
         manual += weights[i] * per_image_loss(logits, masks[i:i + 1])[0]
     assert loss.item() == pytest.approx(float(manual) / 4, rel=1e-5)
-    assert gated_loss(model, images, masks, torch.zeros(5, dtype=torch.long), weights).item() == 0
+    assert mixed_scale_loss(model, images, masks, torch.zeros(5, dtype=torch.long), weights).item() == 0
 
 
 def test_inference_resolution():

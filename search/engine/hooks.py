@@ -1,0 +1,83 @@
+"""The hooks every phase's :class:`~search.engine.loop.Loop` runs with: metrics, progress,
+wall clock and checkpoints (which also answer Ctrl-C / SIGTERM).
+
+>>> from search.engine.loop import Loop
+>>> clock = WallClock()
+>>> Loop("demo", lambda t: {}, total=2, hooks=[clock]).run()
+>>> clock.wall_s >= 0.0
+True
+"""
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+from tqdm import tqdm
+
+from search.engine.loop import HookBase, Loop, Stats
+
+
+class WallClock(HookBase):
+    """Adds up the wall time of the steps (the phase's measured cost); resumable."""
+
+    def __init__(self, wall_s: float = 0.0) -> None:
+        self.wall_s = wall_s
+
+    def after_step(self, loop: Loop, stats: Stats) -> None:
+        self.wall_s += loop.step_s
+
+
+class Metrics(HookBase):
+    """Every ``every`` steps and at the last: one metrics.jsonl record (TensorBoard too) of the
+    latest value of every statistic, with a timestamp and the images per second; then
+    ``on_record(step)`` (e.g. architecture probabilities to TensorBoard)."""
+
+    def __init__(self, run: Any, every: int, images_per_step: int,
+                 on_record: Callable[[int], None] | None = None) -> None:
+        self.run, self.every, self.images_per_step, self.on_record = run, every, images_per_step, on_record
+        self.latest: Stats = {}
+        self.seconds = 0.0
+        self.steps = 0
+
+    def after_step(self, loop: Loop, stats: Stats) -> None:
+        self.latest.update(stats)
+        self.seconds, self.steps = self.seconds + loop.step_s, self.steps + 1
+        if loop.step % self.every == 0 or loop.step == loop.total:
+            rate = self.images_per_step * self.steps / max(self.seconds, 1e-9)
+            self.run.record(loop.phase, loop.step, self.latest, extra={"time": round(time.time(), 3),
+                                                                       "images_per_s": round(rate, 3)})
+            self.seconds, self.steps = 0.0, 0
+            if self.on_record is not None:
+                self.on_record(loop.step)
+
+
+class Progress(HookBase):
+    """A tqdm bar on stderr (refreshed at most every few seconds) showing ``keys`` of the stats."""
+
+    def __init__(self, keys: tuple[str, ...], enabled: bool = True, mininterval: float = 5.0) -> None:
+        self.keys, self.enabled, self.mininterval = keys, enabled, mininterval
+        self.bar: tqdm | None = None
+
+    def before_loop(self, loop: Loop) -> None:
+        self.bar = tqdm(total=loop.total, initial=loop.step, desc=loop.phase, disable=not self.enabled,
+                        mininterval=self.mininterval, dynamic_ncols=True, unit="step")
+
+    def after_step(self, loop: Loop, stats: Stats) -> None:
+        shown = {k: f"{stats[k]:.4g}" for k in self.keys if k in stats}
+        self.bar.set_postfix(shown, refresh=False)
+        self.bar.update(1)
+
+    def after_loop(self, loop: Loop) -> None:
+        self.bar.close()
+
+
+class Checkpoint(HookBase):
+    """After every step: ``session.step_done`` (a checkpoint every ``run.checkpoint_every`` steps,
+    and on a requested stop a checkpoint then :class:`~search.engine.interrupt.Interrupted`).
+    Put it last, so the other hooks have seen the step before a stop."""
+
+    def __init__(self, session: Any, state: Callable[[], dict[str, Any]]) -> None:
+        self.session, self.state = session, state
+
+    def after_step(self, loop: Loop, stats: Stats) -> None:
+        self.session.step_done(loop.phase, loop.step, loop.total, self.state)

@@ -1,0 +1,62 @@
+"""The final phase: batch-norm recalibration, evaluation, cost on every target, export, report."""
+from __future__ import annotations
+
+import copy
+import time
+from typing import Any
+
+import torch
+
+import supernet
+from search.data.splits import Splits
+from search.derive import inference_scale
+from search.engine.session import Session
+from search.evaluate.evaluate import evaluate
+from search.report.costs import inference_costs, training_costs
+from search.report.plots import pareto_plot
+from search.report.report import build_report, markdown_report, run_entry
+from search.train.phase import make_trainer
+from search.train.trainer import recalibrate_at_scale
+from supernet.export import save_derived
+
+COST_KEYS = ("macs", "dram_bytes", "energy_j", "latency_s")
+
+
+def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict[str, Any]:
+    """Evaluate, cost on every target, export derived.pt / .pt2, write arch.json and the report."""
+    cfg, run, env = session.cfg, session.run, session.env
+    trainer = make_trainer(session, splits, state)
+    model, arch = trainer.model, copy.deepcopy(state["arch"])
+    scale = inference_scale(arch)
+    bn_pass, wall_s = None, trainer.wall_s
+    if cfg.train.recalibrate_bn:
+        t0 = time.perf_counter()
+        bn_pass = (scale, recalibrate_at_scale(model, splits.train, scale, cfg.data.batch_size, session.device))
+        wall_s += time.perf_counter() - t0
+    metrics = evaluate(model, splits.test, splits.num_classes, scale, cfg.eval.batch_size, env, session.device)
+    run.log(f"{state['name']}: mIoU {metrics['miou'] * 100:.2f} % on the {cfg.data.test_split} split "
+            f"at inference scale {scale}")
+    if not run.main:
+        return {}
+    cpu_model = copy.deepcopy(model).cpu().eval()
+    test_size = tuple(cfg.cost.input_size or splits.test_size)
+    inference = inference_costs(cpu_model, test_size, scale, cfg.cost.targets)
+    counts = {a: int(n) for a, n in zip(trainer.actions, trainer.action_counts.tolist())}
+    training = training_costs(cpu_model, splits.image_size, counts, cfg.cost.targets, bn_pass)
+    arch["cost"] = {t: {k: inference[t][k] for k in COST_KEYS} for t in cfg.cost.targets}
+    arch["metrics"] = {"miou": metrics["miou"], "iou": metrics["iou"], "pixel_accuracy": metrics["pixel_accuracy"]}
+    supernet.save_arch(arch, run.path / "arch.json")
+    example = torch.zeros(1, 3, *inference[cfg.cost.targets[0]]["input_shape"][2:])
+    save_derived(cpu_model, arch, run.path / "derived.pt", run.path / "derived.pt2", example)
+    entry = run_entry(state["name"], metrics, inference, training, wall_s, inference_scale=scale,
+                      search=state.get("search"))
+    report = build_report([entry], state.get("data_slimming"), session.config_dict(), splits.class_names,
+                          family=arch["family"], arch="arch.json")
+    run.write_json("report.json", report)
+    run.write_text("report.md", markdown_report(report, arch))
+    pareto_plot(report["runs"], run.path / "pareto.png")
+    run.record("final", trainer.step, {"miou": metrics["miou"],
+                                       **{f"{t}/inference_energy_j": inference[t]["energy_j"] for t in inference},
+                                       **{f"{t}/training_energy_j": training[t]["energy_j"] for t in training}})
+    run.log(f"wrote {run.path / 'report.md'}")
+    return report

@@ -1,0 +1,78 @@
+"""The train phase: a fixed network (the derived one, or a baseline) trained with its data slimming.
+
+Its state (``train_state``) holds the arch, the initial weights and, with a learned gate, each
+training image's action and the gate's probabilities for it; ``python -m search train``
+starts from :func:`initial_train_state` instead of a search.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+import supernet
+from search.data.slimming import slimming_summary
+from search.data.splits import Splits
+from search.derive import gate_from_description, inference_scale
+from search.engine.seeding import seed_step
+from search.engine.session import Session
+from search.errors import UserError
+from search.train.trainer import Trainer
+from supernet.gates import DataGate
+
+
+def train_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: DataGate | None,
+                features: torch.Tensor, search: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The state the training starts from. Without a ``gate`` every image trains at the arch's
+    inference scale."""
+    choice = probs = slimming = None
+    actions: list[Any] = [inference_scale(arch)]
+    if gate is not None:
+        with torch.no_grad():
+            choice, probs = gate.choose(features).cpu(), torch.softmax(gate(features), dim=-1).cpu()
+        actions, slimming = list(gate.actions), slimming_summary(choice, gate.actions, features)
+    return {"name": name, "arch": arch, "actions": actions, "choice": choice, "probs": probs,
+            "data_slimming": slimming, "search": search,
+            "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
+                        "action_counts": torch.zeros(len(actions), dtype=torch.int64), "wall_s": 0.0}}
+
+
+def initial_train_state(arch: dict[str, Any], name: str, gate_desc: dict[str, Any] | None,
+                        splits: Splits, seed: int) -> dict[str, Any]:
+    """The train state of ``python -m search train``: fresh weights, optional learned data gate."""
+    seed_step(seed, "init-train")
+    model = supernet.build_from_arch(arch)
+    features = splits.features["train"]
+    gate = None
+    if gate_desc is not None:
+        if features.shape[1] != gate_desc["num_features"]:
+            raise UserError(f"the data gate takes {gate_desc['num_features']} features, the dataset has "
+                            f"{features.shape[1]}")
+        gate = gate_from_description(gate_desc)
+    return train_state(name, arch, model, gate, features)
+
+
+def make_trainer(session: Session, splits: Splits, state: dict[str, Any]) -> Trainer:
+    """The :class:`Trainer` of a train state, at the state's step."""
+    model = supernet.build_from_arch(state["arch"])
+    trainer = Trainer(model, session.cfg, splits, session, actions=state["actions"],
+                      choice=state["choice"], probs=state["probs"])
+    trainer.load_state_dict(state["trainer"])
+    return trainer
+
+
+def train_phase(session: Session, splits: Splits, state: dict[str, Any] | None) -> dict[str, Any]:
+    """Train from ``state`` to ``train.steps``; checkpoints hold the whole state."""
+    if state is None:
+        raise UserError("nothing to train: the run has no train state (run the search first)")
+    trainer = make_trainer(session, splits, state)
+    session.run.log(f"training {state['name']} for {trainer.total_steps} steps "
+                    f"({'with' if state['choice'] is not None else 'without'} data slimming)")
+
+    def snapshot() -> dict[str, Any]:
+        return {**state, "trainer": trainer.state_dict()}
+
+    trainer.run("retrain", snapshot)
+    state = snapshot()
+    session.save("final", trainer.step, state)
+    return state

@@ -1,0 +1,63 @@
+"""The co-search's steps on their own: the sign of what one arch step and one gate step do."""
+import pytest
+import torch
+
+from search.cosearch.cosearch import CoSearch
+from search.data.splits import load_splits
+from search.engine.session import Session
+from search_testing import tiny_config
+
+
+@pytest.fixture(scope="module")
+def parts(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("steps")
+    cfg = tiny_config(tmp / "cache")
+    return cfg, load_splits(cfg.data, features=True), tmp
+
+
+def _cosearch(parts, name, *overrides):
+    cfg, splits, tmp = parts
+    cfg = tiny_config(tmp / "cache", *overrides)
+    torch.manual_seed(0)
+    return CoSearch(cfg, splits, Session.open(cfg, tmp / name, resume=False, echo=False))
+
+
+def test_arch_steps_under_a_heavy_penalty_lower_the_expected_cost(parts):
+    cs = _cosearch(parts, "arch", "search.lambda_inf=100", "search.arch_lr=0.1")
+    before = float(cs.expected_inference_cost().energy_j.detach())
+    batch = cs.batch("val", 0)
+    for _ in range(5):
+        out = cs.arch_step(batch, tau=1.0)
+    assert out["penalty"] > 0
+    assert float(cs.expected_inference_cost().energy_j) < before
+
+
+def test_arch_steps_without_a_penalty_do_not_follow_the_cost(parts):
+    cs = _cosearch(parts, "arch0", "search.lambda_inf=0")
+    out = cs.arch_step(cs.batch("val", 0), tau=1.0)
+    assert out["penalty"] == 0.0 and out["arch_loss"] == pytest.approx(out["val_loss"])
+
+
+def test_gate_steps_under_a_heavy_training_cost_move_images_to_cheaper_actions(parts):
+    cs = _cosearch(parts, "gate", "search.lambda_train=100", "search.gate_lr=0.1")
+    feats = cs.splits.features["train"]
+    cost = cs.relative_train_cost()
+    assert cost[cs.actions.index("drop")] == 0 and torch.all(cost[1:] > 0) and cost[-1] == 1.0
+
+    def expected_cost() -> float:  # of a kept image: drop is penalised apart (never the optimum)
+        with torch.no_grad():
+            p = torch.softmax(cs.gate(feats), -1)[:, 1:]
+            return float(((p * cost[1:]).sum(1) / p.sum(1)).mean())
+
+    before = expected_cost()
+    batch = cs.batch("val", 0)
+    for _ in range(3):
+        cs.gate_step(batch)
+    assert expected_cost() < before
+
+
+def test_weight_step_counts_every_image_once(parts):
+    cs = _cosearch(parts, "weights")
+    stats = cs.weight_step(0, tau=1.0)
+    assert int(cs.action_counts.sum()) == cs.cfg.data.batch_size
+    assert 0.0 <= stats["kept_fraction"] <= 1.0 and stats["w_loss"] > 0
