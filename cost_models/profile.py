@@ -13,14 +13,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any, Sequence
 
+import math
+
 import networkx as nx
 from torch import nn
 
 from .formulas import Cost, layer_cost
-from .graph import build_graph
+from .graph import ProfileError, build_graph, check_input_shape
 from .target import Target, load_target
 
 COST_FIELDS = [f.name for f in fields(Cost)] + ["energy_j"]
+#: the largest input :func:`profile` runs a network on, in elements (N*C*H*W): 2**26, e.g.
+#: 1x3x4096x5461; profiling runs a real forward pass, whose activations are many times this
+MAX_INPUT_ELEMENTS = 2**26
 
 
 @dataclass
@@ -82,16 +87,22 @@ def _json_safe(value: Any) -> Any:
 
 
 def profile(model: nn.Module, input_shape: Sequence[int] = (1, 3, 512, 1024),
-            target: str | Target = "jetson_tx2", training: bool = False) -> Report:
+            target: str | Target = "jetson_tx2", training: bool = False,
+            max_input_elements: int = MAX_INPUT_ELEMENTS) -> Report:
     """Trace ``model`` at ``input_shape`` ((N, C, H, W), or (C, H, W) for batch 1) and cost it on ``target``.
 
     ``training=False``: one inference pass; ``training=True``: one training step (forward,
     input and weight gradients, SGD-momentum update) for that input. The model runs once,
     in eval mode and without gradients; its train/eval mode is restored. Raises
     :class:`~cost_models.graph.ProfileError` on a bad shape or a failing forward pass and
-    :class:`~cost_models.target.TargetError` on an unknown or malformed target.
+    :class:`~cost_models.target.TargetError` on an unknown or malformed target. An input of
+    more than ``max_input_elements`` elements is a ProfileError before anything is allocated.
     """
     hardware = load_target(target)
+    shape = check_input_shape(input_shape)
+    if math.prod(shape) > max_input_elements:
+        raise ProfileError(f"input_shape {shape} has {math.prod(shape)} elements, above the limit of "
+                           f"{max_input_elements} (profile(..., max_input_elements=N) raises it)")
     graph = build_graph(model, input_shape)
     total = Cost.zero()
     params, seen = 0.0, set()

@@ -6,13 +6,13 @@ True
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .units import UnitError, parse_quantity
+from .yamlfile import load_yaml_file
 
 TARGETS_DIR = Path(__file__).parent / "targets"
 KINDS = ("gpu", "cpu", "fpga", "asic")
@@ -66,6 +66,16 @@ _SCHEMA: dict[str, dict[str, str]] = {
                "static_power": "power"},
     "overhead": {"per_layer": "time"},
 }
+# yaml fields that must be > 0 (every number must be finite, every Target number >= 0)
+_POSITIVE = ("compute.peak", "compute.dsp", "compute.clock", "compute.macs_per_dsp_cycle", "compute.vector_peak",
+             "memory.dram_bandwidth", "memory.onchip_buffer")
+# Target attribute -> the yaml field it comes from (for error messages)
+_FIELD_OF = {"peak_macs_per_s": "compute.peak", "utilization": "compute.utilization",
+             "vector_ops_per_s": "compute.vector_peak", "dram_bandwidth": "memory.dram_bandwidth",
+             "onchip_buffer_bytes": "memory.onchip_buffer", "register_reuse": "memory.register_reuse",
+             "e_mac": "energy.mac", "e_onchip_byte": "energy.onchip", "e_dram_byte": "energy.dram",
+             "static_power_w": "energy.static_power", "per_layer_overhead_s": "overhead.per_layer",
+             "intensity_half": "compute.intensity_half", "channel_block": "compute.channel_block"}
 
 
 def list_targets() -> list[str]:
@@ -85,10 +95,7 @@ def load_target(name_or_path: str | Path | Target) -> Target:
                               f"{', '.join(list_targets())}, or give a path to a .yaml file")
     if not path.is_file():
         raise TargetError(f"target file {path} does not exist")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise TargetError(f"{path}: not valid YAML: {err}") from None
+    raw = load_yaml_file(path, TargetError)
     if not isinstance(raw, dict):
         raise TargetError(f"{path}: expected a mapping of target fields at the top level")
     return _target_from_dict(raw, str(path))
@@ -96,6 +103,12 @@ def load_target(name_or_path: str | Path | Target) -> Target:
 
 def _target_from_dict(raw: dict[str, Any], where: str) -> Target:
     values = _read_schema(raw, where)
+    for key, value in values.items():
+        if isinstance(value, float) and not math.isfinite(value):
+            raise TargetError(f"{where}: {key} must be a finite number, got {_raw_text(raw, key)!r}")
+    for key in _POSITIVE:
+        if key in values and not values[key] > 0:
+            raise TargetError(f"{where}: {key} must be positive, got {_raw_text(raw, key)!r}")
 
     def get(key: str, default: Any = None) -> Any:
         if key in values:
@@ -134,17 +147,25 @@ def _target_from_dict(raw: dict[str, Any], where: str) -> Target:
     )
     for f in fields(target):
         value = getattr(target, f.name)
+        field = _FIELD_OF.get(f.name, f.name)
+        if isinstance(value, float) and not math.isfinite(value):  # finite fields whose product overflows
+            raise TargetError(f"{where}: {f.name} must be finite, got {value} (field {field!r})")
         if isinstance(value, float) and value < 0:
-            raise TargetError(f"{where}: {f.name} must not be negative, got {value}")
-    for key, value in (("compute.peak", peak), ("compute.vector_peak", target.vector_ops_per_s),
-                       ("memory.dram_bandwidth", dram_bandwidth)):
-        if value <= 0:
+            raise TargetError(f"{where}: {f.name} must not be negative, got {value} (field {field!r})")
+    for key, value in (("compute.peak", peak), ("compute.vector_peak", target.vector_ops_per_s)):
+        if not value > 0:  # derived from positive numbers, but may underflow to 0
             raise TargetError(f"{where}: {key} must be positive, got {value}")
     if target.channel_block < 1 or target.channel_block != int(target.channel_block):
         raise TargetError(f"{where}: compute.channel_block must be a whole number >= 1, got {target.channel_block}")
     if target.register_reuse < 1:
         raise TargetError(f"{where}: memory.register_reuse must be >= 1, got {target.register_reuse}")
     return target
+
+
+def _raw_text(raw: dict[str, Any], key: str) -> Any:
+    """The value of ``section.field`` as written in the yaml."""
+    section, _, name = key.rpartition(".")
+    return (raw.get(section, {}) if section else raw).get(name)
 
 
 def _read_schema(raw: dict[str, Any], where: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import supernet
 from cost_models.target import TargetError, load_target
 from search.baselines.phase import baselines_phase
-from search.config import Config
+from search.config import Config, apply_limits
 from search.cosearch.phase import SEARCH_CHECKPOINT, search_phase
 from search.data.splits import Splits, load_splits
 from search.engine.distributed import teardown
@@ -44,6 +44,7 @@ def run_pipeline(cfg: Config, out: str | Path, resume: bool = False, stages: tup
     (``python -m search train``).
     """
     check_names(cfg)
+    apply_limits(cfg)
     with stop_on_signals(stop) as flag:
         session = Session.open(cfg, out, resume, flag, echo=echo)
         try:

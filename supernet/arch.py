@@ -28,6 +28,7 @@ from torch import nn
 from .families import FAMILIES, build_family
 from .files import atomic_write
 from .sites import KEEP_OPTIONS
+from . import space as _space
 from .space import ArchError, Space, keep_one_per_group
 
 FORMAT, VERSION = "cosearch-arch", 1
@@ -35,6 +36,8 @@ REQUIRED = ("format", "version", "family", "num_classes", "choices")
 OPTIONAL = ("space", "layers", "data", "cost", "metrics")
 #: choices that describe the data side, not a site of the network
 DATA_CHOICES = ("data.inference_scale",)
+#: the largest arch.json read (a derived network's file is a few KB)
+MAX_ARCH_BYTES = 16 << 20
 
 
 def site_options(family: str, num_classes: int, **space_options: Any) -> tuple[dict[str, tuple], list[tuple]]:
@@ -43,17 +46,21 @@ def site_options(family: str, num_classes: int, **space_options: Any) -> tuple[d
         raise ArchError(f"unknown family {family!r}; known families: {', '.join(FAMILIES)}")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise ArchError(f"num_classes must be a positive integer, got {num_classes!r}")
+    if num_classes > _space.MAX_CHANNELS:  # the classifier has one output channel per class
+        raise ArchError(f"num_classes {num_classes} is above the limit of {_space.MAX_CHANNELS} "
+                        f"(supernet.space.MAX_CHANNELS)")
     frozen = tuple(sorted((str(k), _freeze(v)) for k, v in space_options.items()))
     try:
         hash(frozen)
     except TypeError:
         raise ArchError(f"space options must be numbers or lists of numbers, got {space_options!r}") from None
-    space = _search_space(family, num_classes, frozen)
+    space = _search_space(family, num_classes, frozen, _space.MAX_CHANNELS)
     return dict(space.options), list(space.groups)
 
 
 @functools.lru_cache(maxsize=32)
-def _search_space(family: str, num_classes: int, frozen: tuple) -> Space:
+def _search_space(family: str, num_classes: int, frozen: tuple, max_channels: int) -> Space:
+    """The family's search space (cached; ``max_channels`` is in the key so a changed limit applies)."""
     space = make_space(None, dict(frozen))
     with torch.device("meta"):
         build_family(family, num_classes, space)
@@ -162,10 +169,15 @@ def load_arch(path: str | os.PathLike) -> dict:
     path = Path(path)
     if not path.is_file():
         raise ArchError(f"arch file {path} does not exist")
+    if path.stat().st_size > MAX_ARCH_BYTES:
+        raise ArchError(f"{path}: {path.stat().st_size} bytes, above the limit of {MAX_ARCH_BYTES} for an "
+                        f"arch.json; is it the right file?")
     try:
         arch = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
         raise ArchError(f"{path}: not valid JSON: {err}") from None
+    except RecursionError:
+        raise ArchError(f"{path}: not valid JSON: nested too deeply") from None
     return validate_arch(arch, where=str(path))
 
 
@@ -173,8 +185,11 @@ def build_from_arch(arch_or_path: Mapping[str, Any] | str | os.PathLike) -> nn.M
     """The plain network an arch describes, with fresh weights."""
     if isinstance(arch_or_path, (str, os.PathLike)):
         arch = load_arch(arch_or_path)
-    else:
+    elif isinstance(arch_or_path, Mapping):
         arch = validate_arch(dict(arch_or_path))
+    else:
+        raise ArchError(f"build_from_arch expects an arch dict or the path of an arch.json, "
+                        f"got {type(arch_or_path).__name__}")
     return build_network(arch["family"], arch["num_classes"], arch["choices"], arch["space"])
 
 

@@ -17,6 +17,7 @@ so building a fixed net validates its choices.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -28,6 +29,13 @@ from .sites import DEFAULT_WIDTH_FRACTIONS, KEEP_OPTIONS, ChoiceSite, round_chan
 
 class ArchError(ValueError):
     """An arch (dict or arch.json) that does not describe a network of its family."""
+
+
+#: the most channels any layer may have (checked before a layer is built; the widest default
+#: layer has 384). A program that means to build wider networks raises it.
+MAX_CHANNELS = 4096
+#: the smallest entry of ``width_fractions``
+MIN_WIDTH_FRACTION = 1 / 64
 
 
 def keep_one_per_group(choices: Mapping[str, Any], groups: Iterable[Sequence[str]],
@@ -106,11 +114,13 @@ class Space:
 
     def __init__(self, choices: Mapping[str, Any] | None = None, widest: float = 1.0,
                  width_fractions: Sequence[float] = DEFAULT_WIDTH_FRACTIONS):
-        if isinstance(widest, bool) or not isinstance(widest, (int, float)) or not widest > 0:
-            raise ArchError(f"space option widest must be a number > 0, got {widest!r}")
+        if (isinstance(widest, bool) or not isinstance(widest, (int, float)) or not math.isfinite(widest)
+                or not widest > 0):
+            raise ArchError(f"space option widest must be a finite number > 0, got {widest!r}")
         if (not isinstance(width_fractions, (list, tuple)) or not width_fractions
-                or not all(isinstance(f, (int, float)) and 0 < f <= 1 for f in width_fractions)):
-            raise ArchError(f"space option width_fractions must be fractions in (0, 1], got {width_fractions!r}")
+                or not all(isinstance(f, (int, float)) and not isinstance(f, bool)
+                           and MIN_WIDTH_FRACTION <= f <= 1 for f in width_fractions)):
+            raise ArchError(f"space option width_fractions must be fractions in [1/64, 1], got {width_fractions!r}")
         self.choices = None if choices is None else dict(choices)
         self.widest, self.width_fractions = float(widest), tuple(float(f) for f in width_fractions)
         self.sites: dict[str, ChoiceSite] = {}
@@ -124,6 +134,9 @@ class Space:
     def width(self, name: str, channels: int) -> Dim:
         """A searched channel count whose widest option is ``channels`` (times ``widest``)."""
         widest = round_channels(channels * self.widest)
+        if widest > MAX_CHANNELS:
+            raise ArchError(f"space option widest={self.widest:g} makes {name!r} {widest} channels wide, above "
+                            f"the limit of {MAX_CHANNELS} channels (supernet.space.MAX_CHANNELS)")
         self._register(name, width_options(widest, self.width_fractions))
         if self.search:
             return Dim(widest, self.sites[name])

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 
 import supernet
-from search.config import load_config
+from search.config import apply_limits, load_config
 from search.derive import inference_scale
 from search.engine.checkpoint import load_checkpoint
 from search.errors import UserError
@@ -25,6 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def derive_run(run_dir: Path, arch_path: Path | None = None) -> tuple[Path, Path]:
     """Write ``derived.pt`` and ``derived.pt2`` into ``run_dir``; returns their paths."""
     cfg = load_config(run_dir / "config.yaml")
+    apply_limits(cfg)
     ckpt = load_checkpoint(run_dir / SEARCH_CHECKPOINT)
     arch = supernet.load_arch(arch_path or run_dir / "arch.json")
     net = supernet.build_supernet(arch["family"], arch["num_classes"], **cfg.model.space)

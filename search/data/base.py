@@ -15,6 +15,8 @@ torch.Size([3, 8, 8])
 from __future__ import annotations
 
 import hashlib
+import re
+import warnings
 from pathlib import Path
 from typing import Sequence
 
@@ -24,6 +26,12 @@ from PIL import Image
 from torch import Tensor
 
 from .transforms import IGNORE_INDEX, TrainTransform
+
+#: the largest image (width x height) read from a file: 2**26, e.g. 8192 x 8192; the
+#: ``max_pixels`` key of ``build_dataset`` changes it per dataset. Checked from the file's
+#: header, before anything is decoded. Pillow itself refuses images over twice its own
+#: ``PIL.Image.MAX_IMAGE_PIXELS`` (about 179 million pixels) whatever this limit says.
+MAX_PIXELS = 2**26
 
 
 class DataError(ValueError):
@@ -78,30 +86,52 @@ def files_digest(paths: Sequence[Path], extra: object = ()) -> str:
     return digest(stats, extra)
 
 
-def read_image(path: Path) -> Tensor:
-    """An RGB image file as a float tensor ``3xHxW`` in [0, 1]."""
+def open_image(path: Path, what: str, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """``Image.open(path)`` (header only, nothing decoded) after checking its size against ``max_pixels``.
+
+    ``what`` is ``"image"`` or ``"mask"``; every failure is a :class:`DataError` naming the file.
+    """
     try:
-        with Image.open(path) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the limit below decides
+            im = Image.open(path)
+    except Image.DecompressionBombError as err:
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f"{int(found.group(1))} pixels" if found else f"over {2 * Image.MAX_IMAGE_PIXELS} pixels"
+        raise DataError(f"{what} file {path} is {size}, above the limit of {max_pixels} pixels "
+                        f"(and Pillow's own, {2 * Image.MAX_IMAGE_PIXELS}); is it a corrupt or hostile file?") from None
+    except (OSError, SyntaxError, ValueError) as err:
+        raise DataError(f"cannot read {what} file {path}: {err}") from None
+    w, h = im.size
+    if w * h > max_pixels:
+        im.close()
+        raise DataError(f"{what} file {path} is {w}x{h} = {w * h} pixels (header), above the limit of "
+                        f"{max_pixels} pixels; raise the dataset's max_pixels (data.options) for bigger images")
+    return im
+
+
+def read_image(path: Path, max_pixels: int = MAX_PIXELS) -> Tensor:
+    """An RGB image file as a float tensor ``3xHxW`` in [0, 1]."""
+    with open_image(path, "image", max_pixels) as im:
+        try:
             im.load()
             arr = np.asarray(im.convert("RGB"), dtype=np.uint8)
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DataError(f"cannot read image file {path}: {err}") from None
+        except (OSError, SyntaxError, ValueError) as err:
+            raise DataError(f"cannot read image file {path}: {err}") from None
     return torch.from_numpy(arr.copy()).permute(2, 0, 1).float().div_(255.0)
 
 
-def read_label(path: Path) -> np.ndarray:
+def read_label(path: Path, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A single-channel label image (PIL mode L, P, I or I;16) as an int64 array ``HxW``."""
-    try:
-        with Image.open(path) as im:
+    with open_image(path, "mask", max_pixels) as im:
+        if im.mode not in ("L", "P", "I", "I;16"):
+            raise DataError(f"mask file {path} has PIL mode {im.mode}; expected a single-channel "
+                            "label image (mode L, P, I or I;16) whose pixel values are label ids")
+        try:
             im.load()
-            if im.mode not in ("L", "P", "I", "I;16"):
-                raise DataError(f"mask file {path} has PIL mode {im.mode}; expected a single-channel "
-                                "label image (mode L, P, I or I;16) whose pixel values are label ids")
             arr = np.asarray(im, dtype=np.int64)
-    except (OSError, SyntaxError, ValueError) as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(f"cannot read mask file {path}: {err}") from None
+        except (OSError, SyntaxError, ValueError) as err:
+            raise DataError(f"cannot read mask file {path}: {err}") from None
     return arr
 
 

@@ -8,12 +8,16 @@ Keys for every dataset (a key set to ``None`` takes its default):
   [0.5, 2.0]), random crop ``crop`` = [H, W] (default: the image's own size, padding with
   ignore), random left-right flip when ``flip`` (default true); deterministic given ``seed``.
 * ``cache_dir``: where :func:`~search.data.features.complexity_features` caches features.
+* ``max_pixels`` (file datasets; default ``base.MAX_PIXELS``, 2**26): an image or mask file
+  whose header says it has more pixels is a :class:`DataError`, before it is decoded.
 
 Per dataset: ``synthetic``: ``size`` (256), ``image_size`` [H, W] ([128, 256]),
 ``num_classes`` (8), ``seed`` also seeds the scenes. ``synthetic_shapes``: the same keys and
 defaults, ``num_classes`` at most 13 (background and 12 shape kinds). ``cityscapes`` / ``camvid``:
 ``root``, ``resize`` [H, W] (resize every item first: image bilinear, mask nearest). ``folder``: the
-same plus ``classes`` (list of class names).
+same plus ``classes`` (list of class names; numbers are read as names, ``0`` -> ``"0"``) and
+``split_fractions`` ([train, val, test], to split a flat ``<root>/images`` deterministically;
+see :mod:`search.data.folder`).
 
 >>> ds = build_dataset({"name": "synthetic", "split": "val", "size": 2, "image_size": [32, 64]})
 >>> len(ds), ds.num_classes, ds.ignore_index
@@ -23,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .base import DataError, SegDataset
+from .base import MAX_PIXELS, DataError, SegDataset
 from .camvid import camvid
 from .cityscapes import cityscapes
 from .folder import folder
@@ -33,7 +37,7 @@ from .transforms import TrainTransform
 
 COMMON = {"name": None, "split": "train", "augment": None, "scale_range": (0.5, 2.0), "crop": None,
           "flip": True, "seed": 0, "cache_dir": None}
-FILES = {"root": None, "resize": None}
+FILES = {"root": None, "resize": None, "max_pixels": MAX_PIXELS}
 GENERATED = {"size": 256, "image_size": (128, 256), "num_classes": 8}
 GENERATORS = {"synthetic": (SyntheticScenes, 255), "synthetic_shapes": (SyntheticShapes, MAX_CLASSES)}
 OPTIONS: dict[str, dict[str, Any]] = {
@@ -41,7 +45,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "synthetic_shapes": {**COMMON, **GENERATED},
     "cityscapes": {**COMMON, **FILES},
     "camvid": {**COMMON, **FILES},
-    "folder": {**COMMON, **FILES, "classes": None},
+    "folder": {**COMMON, **FILES, "classes": None, "split_fractions": None},
 }
 SPLITS = ("train", "val", "test")
 
@@ -101,6 +105,22 @@ def _transform(opts: dict[str, Any]) -> TrainTransform | None:
     return TrainTransform((lo, hi), crop, _bool("flip", opts["flip"]), _int("seed", opts["seed"], 0))
 
 
+def class_names(classes: Any) -> list[str]:
+    """A list of 1 to 255 class names; numbers (YAML reads ``[background, 0, 1]`` with two) become names.
+
+    >>> class_names(["background", 0, 1])
+    ['background', '0', '1']
+    """
+    if (not isinstance(classes, (list, tuple)) or not 0 < len(classes) <= 255
+            or not all(isinstance(c, (str, int, float)) and not isinstance(c, bool) for c in classes)):
+        raise DataError(f"data.classes = {classes!r}: expected a list of 1 to 255 class names "
+                        f"(quote names YAML reads as true/false, null or lists)")
+    names = [str(c) for c in classes]
+    if len(set(names)) != len(names):
+        raise DataError(f"data.classes = {classes!r}: a class name appears twice")
+    return names
+
+
 def build_dataset(config: dict[str, Any]) -> SegDataset:
     """The dataset described by ``config`` (see the module docstring for the keys)."""
     name, opts = _options(config)
@@ -115,12 +135,13 @@ def build_dataset(config: dict[str, Any]) -> SegDataset:
     else:
         resize = _pair("resize", opts["resize"], lambda k, v: _int(k, v, 1)) if opts["resize"] else None
         if name == "folder":
-            classes = opts["classes"]
-            if not isinstance(classes, (list, tuple)) or not classes or len(classes) > 255 \
-                    or not all(isinstance(c, str) for c in classes):
-                raise DataError(f"data.classes = {classes!r}: expected a list of 1 to 255 class names")
-            ds = folder(opts["root"], opts["split"], classes, transform, resize)
+            ds = folder(opts["root"], opts["split"], class_names(opts["classes"]), transform, resize,
+                        opts["split_fractions"])
         else:
             ds = {"cityscapes": cityscapes, "camvid": camvid}[name](opts["root"], opts["split"], transform, resize)
+        ds.max_pixels = _int("max_pixels", opts["max_pixels"], 1)
+        if resize and resize[0] * resize[1] > ds.max_pixels:
+            raise DataError(f"data.resize = {list(resize)}: {resize[0] * resize[1]} pixels, above max_pixels "
+                            f"({ds.max_pixels})")
     ds.feature_cache_dir = opts["cache_dir"]
     return ds

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .base import DataError, SegDataset, check_same_size, files_digest, read_image, read_label, resize_pair
+from .base import MAX_PIXELS, DataError, SegDataset, check_same_size, files_digest, read_image, read_label, resize_pair
 from .transforms import IGNORE_INDEX, TrainTransform
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".ppm")
@@ -53,7 +53,12 @@ def identity_lut(num_classes: int, void_ids: Sequence[int] = ()) -> np.ndarray:
 
 
 class PairedFiles(SegDataset):
-    """(image file, label file) pairs under ``root`` with a label lookup table; optional ``resize`` = (H, W)."""
+    """(image file, label file) pairs under ``root`` with a label lookup table; optional ``resize`` = (H, W).
+
+    Files over ``max_pixels`` pixels (read from their header) are a :class:`DataError`.
+    """
+
+    max_pixels: int = MAX_PIXELS
 
     def __init__(self, name: str, root: Path, pairs: Sequence[tuple[Path, Path]], class_names: Sequence[str],
                  lut: np.ndarray, transform: TrainTransform | None = None,
@@ -67,8 +72,8 @@ class PairedFiles(SegDataset):
 
     def load(self, index: int) -> tuple[Tensor, Tensor]:
         image_path, mask_path = self.pairs[index]
-        image = read_image(image_path)
-        raw = read_label(mask_path)
+        image = read_image(image_path, self.max_pixels)
+        raw = read_label(mask_path, self.max_pixels)
         check_same_size(image, raw, image_path, mask_path)
         mapped = self.lut[np.minimum(raw, len(self.lut) - 1)]
         bad = (raw >= len(self.lut)) | (mapped < 0)

@@ -16,9 +16,10 @@ from torch import Tensor
 from torch.utils.data import Dataset, Subset
 
 from search.config import DataConfig
-from search.data.base import DataError
+from search.data.base import MAX_PIXELS, DataError
 from search.data.build import GENERATORS, build_dataset
 from search.data.features import complexity_features
+from search.data.folder import check_run_layout
 from search.engine.seeding import derive_seed
 from search.errors import UserError
 
@@ -36,6 +37,8 @@ def dataset_config(data: DataConfig, which: str) -> dict[str, Any]:
                    image_size=data.image_size, num_classes=data.num_classes)
     else:
         cfg["root"] = data.root
+        if data.max_pixels != MAX_PIXELS:  # the dataset's own default otherwise
+            cfg["max_pixels"] = data.max_pixels
         if data.name == "folder":
             cfg["classes"] = data.classes
     cfg.update(data.options)
@@ -115,6 +118,12 @@ def build_split(data: DataConfig, which: str) -> Dataset:
 
 def load_splits(data: DataConfig, features: bool = True, progress: bool = False) -> Splits:
     """Build the train, val and test datasets and (with ``features``) their complexity features."""
+    if data.name == "folder":  # one flat folder would give the same images to every split
+        try:
+            check_run_layout(data.root, [dataset_config(data, w)["split"] for w in ("train", "val", "test")],
+                             data.options.get("split_fractions"))
+        except DataError as err:
+            raise UserError(str(err)) from None
     train, val, test = (build_split(data, w) for w in ("train", "val", "test"))
     feats = {}
     if features:

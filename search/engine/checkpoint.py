@@ -27,7 +27,8 @@ from supernet.files import atomic_write
 
 FORMAT, VERSION = "cosearch-checkpoint", 1
 # config keys that may change between an interrupted run and its resumption
-RESUMABLE_KEYS = ("run.progress", "run.log_every", "run.checkpoint_every", "run.threads")
+RESUMABLE_KEYS = ("run.progress", "run.log_every", "run.checkpoint_every", "run.threads", "data.workers",
+                  "data.max_pixels", "model.max_channels")
 
 
 def rng_state() -> dict[str, Any]:

@@ -50,9 +50,9 @@ class Session:
         if cfg.run.threads:
             torch.set_num_threads(cfg.run.threads)
         env = setup(cfg.run.device)
-        if env.world_size > cfg.data.batch_size:
-            raise UserError(f"data.batch_size {cfg.data.batch_size} is smaller than the number of "
-                            f"processes {env.world_size}")
+        if cfg.data.batch_size < 2 * env.world_size:  # batch-norm in training needs two images per process
+            raise UserError(f"data.batch_size {cfg.data.batch_size} gives fewer than 2 images to each of the "
+                            f"{env.world_size} processes; expected at least {2 * env.world_size}")
         out = Path(out)
         lock, problem = None, None
         if env.is_main:

@@ -184,3 +184,13 @@ def test_mode_and_gradients_are_untouched():
     assert model.training and not model.enc[1].training and model.head.training
     assert torch.equal(model.enc[1].running_mean, mean)
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_huge_input_is_refused_before_anything_runs():
+    net = nn.Conv2d(3, 8, 3)
+    with pytest.raises(ProfileError, match=r"input_shape \(1, 3, 99999, 99999\) has 29999400003 elements, "
+                                           r"above the limit of 67108864"):
+        profile(net, (3, 99999, 99999), target="jetson_tx2")
+    with pytest.raises(ProfileError, match="above the limit of 100"):
+        profile(net, (1, 3, 8, 8), target="jetson_tx2", max_input_elements=100)
+    assert profile(net, (1, 3, 8, 8), target="jetson_tx2", max_input_elements=192).macs > 0

@@ -81,3 +81,41 @@ def test_not_yaml_or_not_a_mapping(tmp_path):
         load_target(write(tmp_path, "name: [unclosed"))
     with pytest.raises(TargetError, match="expected a mapping"):
         load_target(write(tmp_path, "- a\n- b\n"))
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d["energy"].update(mac="1e400 pJ"), "energy.mac must be a finite number, got '1e400 pJ'"),
+    (lambda d: d["compute"].update(utilization=float("nan")), "compute.utilization must be a finite number"),
+    (lambda d: d["compute"].update(intensity_half=float("inf")), "compute.intensity_half must be a finite number"),
+    (lambda d: d["memory"].update(dram_bandwidth="0 GB/s"), "memory.dram_bandwidth must be positive, got '0 GB/s'"),
+    (lambda d: d["memory"].update(onchip_buffer="0 KB"), "memory.onchip_buffer must be positive"),
+    (lambda d: d["compute"].update(peak="-1 TFLOP/s"), "compute.peak must be positive"),
+    (lambda d: d["compute"].update(vector_peak="1e-400 Gop/s"), "compute.vector_peak must be positive"),
+    (lambda d: d["energy"].update(static_power="-1 W"), "static_power_w must not be negative, got -1.0 (field 'energy.static_power')"),
+])
+def test_every_number_is_finite_and_in_range(tmp_path, edit, message):
+    data = yaml.safe_load(BASE)
+    edit(data)
+    path = write(tmp_path, yaml.safe_dump(data))
+    with pytest.raises(TargetError) as info:
+        load_target(path)
+    assert message in str(info.value) and str(path) in str(info.value)
+
+
+def test_fpga_peak_from_units_and_clock_is_checked(tmp_path):
+    data = yaml.safe_load((Path(TARGETS_DIR) / "zc706.yaml").read_text())
+    data["compute"]["dsp"] = 0
+    with pytest.raises(TargetError, match="compute.dsp must be positive, got 0"):
+        load_target(write(tmp_path, yaml.safe_dump(data)))
+    data["compute"].update(dsp=1e300, macs_per_dsp_cycle=1e300)  # each finite, the product is not
+    with pytest.raises(TargetError, match=r"peak_macs_per_s must be finite, got inf \(field 'compute.peak'\)"):
+        load_target(write(tmp_path, yaml.safe_dump(data)))
+
+
+def test_target_yaml_is_read_strictly(tmp_path):
+    with pytest.raises(TargetError, match=r"t.yaml, line 3: duplicate key 'kind' \(first on line 2\)"):
+        load_target(write(tmp_path, "name: x\nkind: gpu\nkind: cpu\n"))
+    with pytest.raises(TargetError, match=r"t.yaml, line 1: anchors and aliases .* are not allowed"):
+        load_target(write(tmp_path, "name: &n x\ndescription: *n\n"))
+    with pytest.raises(TargetError, match="larger than 1048576 bytes"):
+        load_target(write(tmp_path, "# padding\n" * 120_000))
