@@ -89,6 +89,12 @@ class SearchConfig:
     search_resolution: bool = True         # search the inference resolution (rho)
     gate_actions: list[Union[str, float]] = field(default_factory=lambda: ["drop", 0.5, 0.75, 1.0])
     inference_scales: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
+    # train.budget shared (one budget, DESIGN.md §3): the search (warm-up included) takes at most
+    # max_share of train.steps, and ends early once the derived arch (derived every stable_every
+    # steps after the warm-up) is unchanged for stable_checks checks in a row (0: never early)
+    max_share: float = 0.4
+    stable_every: int = 10
+    stable_checks: int = 3
 
 
 @dataclass
@@ -100,6 +106,11 @@ class TrainConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4
     init: str = "inherit"                  # inherit: supernet weights sliced in; fresh: new weights
+    # shared: one budget of train.steps (the full baseline's) for search + training: the derived net
+    # continues from the supernet's weights (batch-norm recalibrated) for train.steps minus the search
+    # steps used (needs init inherit). separate: the whole search, then train.steps of training
+    # (the old schedule; with init fresh, the fairness check). Baselines always train train.steps.
+    budget: str = "shared"
     data_gates: bool = True                # apply the learned per-image actions while training
     warmup_steps: int = 5                  # linear learning-rate warm-up, then cosine decay
     recalibrate_bn: bool = True            # after training: batch-norm statistics at the inference scale (FixRes)
@@ -161,6 +172,7 @@ def load_config(path: str | Path | None, overrides: list[str] = ()) -> Config:
 # value constraints beyond the type: dotted key -> allowed values
 CHOICES: dict[str, tuple[Any, ...]] = {
     "train.init": ("inherit", "fresh"),
+    "train.budget": ("shared", "separate"),
     "search.cost_metric": ("energy_j", "latency_s", "macs", "dram_bytes"),
     "run.device": ("auto", "cpu", "cuda"),
     "search.arch_sampling": ("soft", "hard"),
@@ -168,9 +180,9 @@ CHOICES: dict[str, tuple[Any, ...]] = {
     "search.gate_regret": ("labels", "network"),
 }
 POSITIVE = ("data.batch_size", "eval.batch_size", "search.arch_every", "search.gate_steps", "search.gate_buffer", "run.checkpoint_every",
-            "run.log_every", "search.tau_start", "search.tau_end")
+            "run.log_every", "search.tau_start", "search.tau_end", "search.stable_every")
 NON_NEGATIVE = ("search.warmup_steps", "search.steps", "train.steps", "train.warmup_steps",
-                "search.lambda_inf", "search.lambda_train", "run.threads")
+                "search.lambda_inf", "search.lambda_train", "run.threads", "search.stable_checks")
 
 
 def validate(cfg: Config, where: str = "config") -> Config:
@@ -191,6 +203,11 @@ def validate(cfg: Config, where: str = "config") -> Config:
             raise UserError(f"{where}: {key} must be [height, width] of positive ints, got {value!r}")
     if not 0.0 <= cfg.data.val_from_train < 1.0:
         raise UserError(f"{where}: data.val_from_train must be in [0, 1), got {cfg.data.val_from_train!r}")
+    if not 0.0 < cfg.search.max_share <= 1.0:
+        raise UserError(f"{where}: search.max_share must be in (0, 1], got {cfg.search.max_share!r}")
+    if cfg.train.budget == "shared" and cfg.train.init != "inherit":
+        raise UserError(f"{where}: train.budget shared continues the supernet's weights and needs train.init "
+                        f"inherit; for fresh weights use train.budget=separate")
     if not cfg.cost.targets:
         raise UserError(f"{where}: cost.targets must name at least one target")
     from supernet.gates import parse_actions, parse_scales  # noqa: PLC0415 (torch only when validating)
