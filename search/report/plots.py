@@ -42,7 +42,7 @@ def _targets(runs: Sequence[Mapping[str, Any]], key: str) -> list[str]:
     seen: list[str] = []
     for run in runs:
         for t, v in run.get(key, {}).items():
-            if isinstance(v, dict) and t not in seen:
+            if isinstance(v, dict) and "energy_j" in v and t not in seen:  # not training.wall_phases
                 seen.append(t)
     return seen
 
