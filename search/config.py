@@ -143,6 +143,12 @@ class SearchConfig:
     search_resolution: bool = True         # search the inference resolution (rho)
     gate_actions: list[Union[str, float]] = field(default_factory=lambda: ["drop", 0.5, 0.75, 1.0])
     inference_scales: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
+    # train.budget shared (one budget, DESIGN.md §3): the search (warm-up included) takes at most
+    # max_share of train.steps, and ends early once the derived arch (derived every stable_every
+    # steps after the warm-up) is unchanged for stable_checks checks in a row (0: never early)
+    max_share: float = rule(0.4, gt=0, le=1)
+    stable_every: int = rule(10, gt=0)
+    stable_checks: int = rule(3, ge=0)
 
 
 @dataclass
@@ -154,6 +160,11 @@ class TrainConfig:
     momentum: float = rule(0.9, **FRACTION)
     weight_decay: float = rule(1e-4, ge=0)
     init: str = rule("inherit", choices=("inherit", "fresh"))   # inherit: supernet weights sliced in; fresh: new weights
+    # shared: one budget of train.steps (the full baseline's) for search + training: the derived net
+    # continues from the supernet's weights (batch-norm recalibrated) for train.steps minus the search
+    # steps used (needs init inherit). separate: the whole search, then train.steps of training
+    # (the old schedule; with init fresh, the fairness check). Baselines always train train.steps.
+    budget: str = rule("shared", choices=("shared", "separate"))
     data_gates: bool = True                # apply the learned per-image actions while training
     warmup_steps: int = rule(5, ge=0)      # linear learning-rate warm-up, then cosine decay
     recalibrate_bn: bool = True            # after training: batch-norm statistics at the inference scale (FixRes)
@@ -339,6 +350,15 @@ def _check_cross_fields(cfg: Config, at: _Where) -> None:
     if cfg.data.name not in GENERATED and not cfg.data.root:
         at.fail(("data.root", "data.name"), f"data.root is required for data.name={cfg.data.name} "
                 f"(the folder holding the data)")
+    if cfg.train.budget == "shared" and cfg.train.init != "inherit":
+        at.fail(("train.budget", "train.init"), "train.budget=shared continues the supernet's weights and needs "
+                "train.init=inherit; for fresh weights use train.budget=separate")
+    cap = int(cfg.search.max_share * cfg.train.steps)
+    if cfg.train.budget == "shared" and cap <= cfg.search.warmup_steps:
+        at.fail(("search.max_share", "train.steps", "search.warmup_steps"),
+                f"train.budget=shared gives the search search.max_share x train.steps = {cap} steps, no more than "
+                f"search.warmup_steps {cfg.search.warmup_steps}: the arch would never be updated; raise train.steps "
+                f"or search.max_share, or lower the warm-up")
     if cfg.data.name == "folder" and not cfg.data.classes:
         at.fail(("data.classes", "data.name"), "data.classes must list the class names for data.name=folder "
                 "(mask pixel value k is class k)")

@@ -80,6 +80,9 @@ class CoSearch:
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
         self.probe_feats = torch.zeros(0, splits.features["val"].shape[1])
         self.probe_regret = torch.zeros(0, len(self.actions))
+        # work done, for the search's cost: {(kind, scale): images}, kind train (a weight step of
+        # the widest supernet), arch (forward + backward on a val image), probe (a forward)
+        self.work: dict[tuple[str, float], int] = {}
         self.step = 0
         d = cfg.data
         self.precision = precision_for(cfg.run.amp, dev)
@@ -125,6 +128,14 @@ class CoSearch:
         full = per[max(per)]
         return torch.tensor([per[a] / full if a != "drop" else 0.0 for a in self.actions], device=self.session.device)
 
+    def count(self, kind: str, scale: float, images: int) -> None:
+        key = (kind, float(scale))
+        self.work[key] = self.work.get(key, 0) + int(images)
+
+    def work_items(self) -> list[list[Any]]:
+        """The work done so far as ``[kind, scale, images, training]`` rows (``search.report.costs.Work``)."""
+        return [[kind, scale, n, kind != "probe"] for (kind, scale), n in sorted(self.work.items())]
+
     # -- data -------------------------------------------------------------------------------
     def batch(self, which: str, t: int) -> tuple[list[int], list[int], Tensor, Tensor]:
         """Global indices, this rank's positions in the global batch, local images and masks."""
@@ -165,6 +176,9 @@ class CoSearch:
         out = weight_step(self.w_model, self.w_opt, images, masks, pos, choice, weights, self.actions,
                           self.env.world_size, self.precision)
         self.action_counts += out["counts"]
+        for a, n in zip(self.actions, out["counts"].tolist()):
+            if a != "drop":
+                self.count("train", a, n)
         stats = {"w_loss": out["loss"], "kept_fraction": out["kept_fraction"]}
         stats.update({f"action/{a}": float(c) / bs for a, c in zip(self.actions, out["counts"].tolist())})
         return stats
@@ -172,7 +186,9 @@ class CoSearch:
     def arch_step(self, batch, tau: float) -> dict[str, float]:
         """alpha, rho: validation loss (expected over inference scales) + lambda_inf * E[cost] / budget."""
         s = self.cfg.search
-        _, _, images, masks = batch
+        idx, _, images, masks = batch
+        for sc in (self.res.scales if s.search_resolution else [1.0]):
+            self.count("arch", sc, len(idx))
         self.set_mode("gumbel_soft" if s.arch_sampling == "soft" else "gumbel_hard", tau=tau)
         if s.search_resolution:
             probs = self.res.probs()
@@ -205,6 +221,9 @@ class CoSearch:
         idx, pos, images, masks = batch
         self.set_mode("argmax")
         regret = estimate_regret(self.net, images, masks, self.actions, reference=s.gate_regret)
+        probed = [1.0] + ([a for a in self.actions if a not in ("drop", 1.0)] if s.gate_regret == "network" else [])
+        for sc in probed:  # estimate_regret: a full-resolution forward, and (network) one per other scale
+            self.count("probe", sc, len(idx))
         feats = self.splits.features["val"][[idx[p] for p in pos]].to(self.session.device)
         self.probe_feats = torch.cat([self.probe_feats.to(feats.device), feats])[-s.gate_buffer:]
         self.probe_regret = torch.cat([self.probe_regret.to(regret.device), regret.float()])[-s.gate_buffer:]
@@ -226,7 +245,8 @@ class CoSearch:
                 "g_opt": self.g_opt.state_dict(), "action_counts": self.action_counts.clone(), "step": self.step,
                 "budget": self.budget, "cost_size": list(self.cost_size),
                 "probe_feats": self.probe_feats.cpu(), "probe_regret": self.probe_regret.cpu(),
-                "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None}
+                "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None,
+                "work": self.work_items()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
@@ -240,3 +260,4 @@ class CoSearch:
         self.probe_feats, self.probe_regret = state["probe_feats"].clone(), state["probe_regret"].clone()
         if state.get("scaler") is not None and self.precision.scaler is not None:
             self.precision.scaler.load_state_dict(state["scaler"])
+        self.work = {(kind, float(scale)): int(n) for kind, scale, n, _ in state.get("work", [])}

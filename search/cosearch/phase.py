@@ -6,21 +6,27 @@
 """
 from __future__ import annotations
 
+import dataclasses
+import json
+import time
 from typing import Any
 
 import torch
 
 import supernet
+from search.config import Config
 from search.cosearch.cosearch import CoSearch
 from search.data.splits import Splits
-from search.derive import derive_arch, describe
+from search.derive import derive_arch, describe, inference_scale
 from search.engine.distributed import check_synchronised
-from search.engine.hooks import Checkpoint, Metrics, Progress, WallClock
+from search.engine.hooks import Checkpoint, Metrics, Progress, StopWhenUnchanged, WallClock
 from search.engine.loop import Loop
 from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.report.tensorboard import add_gate_actions, add_layout
+from search.errors import UserError
 from search.train.phase import train_state
+from search.train.trainer import recalibrate_at_scale
 
 SEARCH_CHECKPOINT = "checkpoints/search.pt"
 
@@ -44,39 +50,87 @@ def record_arch(cs: CoSearch, step: int) -> None:
     add_gate_actions(tb, choice, cs.actions, step)
 
 
-def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
-    """Co-search, then the derived arch.json and the state the training starts from."""
-    cfg, run = session.cfg, session.run
+def search_config(cfg: Config) -> Config:
+    """The config the co-search runs with: under ``train.budget: shared`` its warm-up and search
+    steps fit in ``search.max_share`` of ``train.steps`` (the temperature anneals over what is left).
+
+    >>> cfg = Config()
+    >>> s = search_config(dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, steps=200))).search
+    >>> s.warmup_steps + s.steps
+    80
+    """
+    if cfg.train.budget != "shared":
+        return cfg
     s = cfg.search
+    cap = int(s.max_share * cfg.train.steps)
+    if cap <= s.warmup_steps:
+        raise UserError(f"train.budget shared: search.max_share {s.max_share} of train.steps {cfg.train.steps} "
+                        f"is {cap} steps, no more than search.warmup_steps {s.warmup_steps}: the search would "
+                        f"never update the arch; raise train.steps or search.max_share, or lower the warm-up")
+    steps = min(s.steps, cap - s.warmup_steps)
+    return dataclasses.replace(cfg, search=dataclasses.replace(s, steps=steps))
+
+
+def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
+    """Co-search, then the derived arch.json and the state the training starts from.
+
+    ``train.budget: shared``: the search ends early once the derived arch is stable, and the
+    derived network (batch-norm recalibrated at its inference scale) continues for the rest of
+    ``train.steps``."""
+    cfg, run = session.cfg, session.run
+    shared = cfg.train.budget == "shared"
+    scfg = search_config(cfg)
+    s = scfg.search
     seed_step(cfg.run.seed, "init")  # the supernet's and the gate's initial weights
-    cs = CoSearch(cfg, splits, session)
+    cs = CoSearch(scfg, splits, session)
+    gate = cs.gate if s.data_gates else None
+
+    def derived() -> dict[str, Any]:
+        return derive_arch(cs.net, cs.res, gate, s.derive_rule, s.network, s.search_resolution, cs.full_choices)
+
+    stable = StopWhenUnchanged(lambda: json.dumps(derived()["choices"], sort_keys=True), s.stable_every,
+                               s.stable_checks if shared else 0, start=s.warmup_steps)
     step, state = session.resume_point("search")
     clock = WallClock()
     if state is not None:
         cs.load_state_dict(state)
         clock.wall_s = float(state.get("wall_s", 0.0))
+        if "stable" in state:
+            stable.load_state_dict(state["stable"])
+    budget = (f"; one budget of {cfg.train.steps} steps, the search at most {cs.total_steps}, ending when the "
+              f"arch is unchanged for {s.stable_checks} checks {s.stable_every} steps apart" if shared else "")
     run.log(f"co-search: {cfg.model.family} on {cfg.data.name}, {cs.total_steps} steps "
             f"({s.warmup_steps} warm-up), target {s.target}, lambda_inf {s.lambda_inf}, "
-            f"budget {cs.budget:.4g} {s.cost_metric}")
+            f"budget {cs.budget:.4g} {s.cost_metric}{budget}")
     if run.main:  # one TensorBoard chart per site, its options together
         add_layout(run.tb(), {n: site.options for n, site in cs.net.sites.items()}, cs.res.scales, cs.actions)
     hooks = [clock, Metrics(run, cfg.run.log_every, cfg.data.batch_size, on_record=lambda t: record_arch(cs, t)),
-             Progress(("w_loss", "tau", "cost_ratio"), enabled=cfg.run.progress and run.main),
-             Checkpoint(session, lambda: {**cs.state_dict(), "wall_s": clock.wall_s})]
+             Progress(("w_loss", "tau", "cost_ratio"), enabled=cfg.run.progress and run.main), stable,
+             Checkpoint(session, lambda: {**cs.state_dict(), "wall_s": clock.wall_s, "stable": stable.state_dict()})]
     Loop("search", cs.run_step, cs.total_steps, start=cs.step, hooks=hooks).run()
+    if stable.stopped:
+        run.log(f"co-search: the derived arch is stable, stopping at step {cs.step} of {cs.total_steps}")
     check_synchronised(cs.net.arch_parameters() + [cs.res.rho] + list(cs.gate.parameters()), session.env,
                        "arch, resolution and gate parameters")
-    gate = cs.gate if s.data_gates else None
-    arch = derive_arch(cs.net, cs.res, gate, s.derive_rule, s.network, s.search_resolution, cs.full_choices)
+    arch = derived()
     session.save("searched", cs.step, {**cs.state_dict(), "arch": arch}, path=run.path / SEARCH_CHECKPOINT)
     if run.main:
         supernet.save_arch(arch, run.path / "arch.json")
     run.log(f"derived arch: {describe(arch)}")
     seed_step(cfg.run.seed, "init-train")
     model = cs.net.derive(arch) if cfg.train.init == "inherit" else supernet.build_from_arch(arch)
-    search = {"steps": cs.total_steps, "wall_s": clock.wall_s, "budget": cs.budget,
-              "cost_metric": s.cost_metric, "target": s.target}
+    search = {"steps": cs.step, "wall_s": clock.wall_s, "budget": cs.budget,
+              "cost_metric": s.cost_metric, "target": s.target, "work": cs.work_items(),
+              "stopped_early": stable.stopped}
     state = train_state("derived", arch, model, gate if cfg.train.data_gates else None,
                         splits.features["train"].to(session.device), search)
+    if shared:  # hand-over: statistics at the inference scale, then the rest of the budget
+        scale, t0 = inference_scale(arch), time.perf_counter()
+        n = recalibrate_at_scale(model, splits.train, scale, cfg.data.batch_size, session.device)
+        search.update(bn_passes=[[scale, n]], bn_wall_s=time.perf_counter() - t0)
+        state["trainer"]["model"] = model.state_dict()
+        state["steps"] = cfg.train.steps - cs.step
+        run.log(f"hand-over: batch-norm recalibrated at scale {scale} on {n} images; the derived network "
+                f"continues for {state['steps']} of {cfg.train.steps} steps")
     session.save("retrain", 0, state)
     return state

@@ -43,12 +43,19 @@ class Metrics(HookBase):
         self.latest.update(stats)
         self.seconds, self.steps = self.seconds + loop.step_s, self.steps + 1
         if loop.step % self.every == 0 or loop.step == loop.total:
-            rate = self.images_per_step * self.steps / max(self.seconds, 1e-9)
-            self.run.record(loop.phase, loop.step, self.latest, extra={"time": round(time.time(), 3),
-                                                                       "images_per_s": round(rate, 3)})
-            self.seconds, self.steps = 0.0, 0
-            if self.on_record is not None:
-                self.on_record(loop.step)
+            self.record(loop)
+
+    def after_loop(self, loop: Loop) -> None:
+        if self.steps:  # a loop that stopped early: its last steps too
+            self.record(loop)
+
+    def record(self, loop: Loop) -> None:
+        rate = self.images_per_step * self.steps / max(self.seconds, 1e-9)
+        self.run.record(loop.phase, loop.step, self.latest, extra={"time": round(time.time(), 3),
+                                                                   "images_per_s": round(rate, 3)})
+        self.seconds, self.steps = 0.0, 0
+        if self.on_record is not None:
+            self.on_record(loop.step)
 
 
 class Progress(HookBase):
@@ -69,6 +76,43 @@ class Progress(HookBase):
 
     def after_loop(self, loop: Loop) -> None:
         self.bar.close()
+
+
+class StopWhenUnchanged(HookBase):
+    """Ends the loop early once ``probe()`` (e.g. the derived architecture) has stopped changing:
+    ``probe()`` is read every ``every`` steps after step ``start``; the loop stops when it equals
+    the previous reading ``checks`` times in a row (0: never). Resumable (``state_dict``); put it
+    before :class:`Checkpoint`, so a checkpoint holds the decision.
+
+    >>> values = iter([1, 2, 2, 2, 2, 2])
+    >>> stop = StopWhenUnchanged(lambda: next(values), every=1, checks=2)
+    >>> loop = Loop("demo", lambda t: {}, total=10, hooks=[stop]); loop.run()
+    >>> loop.step, stop.stopped
+    (4, True)
+    """
+
+    def __init__(self, probe: Callable[[], Any], every: int, checks: int, start: int = 0) -> None:
+        self.probe, self.every, self.checks, self.start = probe, every, checks, start
+        self.last: Any = None
+        self.unchanged, self.stopped = 0, False
+
+    def before_loop(self, loop: Loop) -> None:
+        loop.should_stop = loop.should_stop or self.stopped
+
+    def after_step(self, loop: Loop, stats: Stats) -> None:
+        if self.checks <= 0 or loop.step <= self.start or (loop.step - self.start) % self.every:
+            return
+        value = self.probe()
+        self.unchanged = self.unchanged + 1 if self.last is not None and value == self.last else 0
+        self.last = value
+        if self.unchanged >= self.checks:
+            self.stopped = loop.should_stop = True
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"last": self.last, "unchanged": self.unchanged, "stopped": self.stopped}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.last, self.unchanged, self.stopped = state["last"], int(state["unchanged"]), bool(state["stopped"])
 
 
 class Checkpoint(HookBase):

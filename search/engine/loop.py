@@ -37,18 +37,22 @@ class Loop:
     """Runs ``step_fn(t)`` for ``t`` in ``[start, total)``.
 
     After each step, ``loop.step`` is the number of finished steps and ``loop.step_s`` the
-    step's wall time; hooks then run in order (a hook may raise to stop the loop).
+    step's wall time; hooks then run in order (a hook may raise to stop the loop, or set
+    ``loop.should_stop`` to end it before ``total`` as if it had finished: ``after_loop`` runs).
     """
 
     def __init__(self, phase: str, step_fn: Callable[[int], Stats], total: int, start: int = 0,
                  hooks: Sequence[HookBase] = ()) -> None:
         self.phase, self.step_fn, self.total, self.step = phase, step_fn, total, start
         self.start, self.hooks, self.step_s = start, list(hooks), 0.0
+        self.should_stop = False
 
     def run(self) -> None:
         for hook in self.hooks:
             hook.before_loop(self)
         for t in range(self.step, self.total):
+            if self.should_stop:
+                break
             t0 = time.perf_counter()
             stats = self.step_fn(t)
             self.step, self.step_s = t + 1, time.perf_counter() - t0

@@ -12,7 +12,7 @@ from search.data.splits import Splits
 from search.derive import inference_scale
 from search.engine.session import Session
 from search.evaluate.evaluate import evaluate
-from search.report.costs import full_network_reference, inference_costs, training_costs
+from search.report.costs import Work, full_network_reference, inference_costs, training_costs, work_costs
 from search.report.report import build_report, run_entry
 from search.report.tensorboard import add_hparams, final_metrics
 from search.report.write import write_report_files
@@ -23,17 +23,36 @@ from supernet.export import save_derived
 COST_KEYS = ("macs", "dram_bytes", "energy_j", "latency_s")
 
 
+def search_costs(cfg, splits: Splits, search: dict[str, Any]) -> dict[str, dict] | None:
+    """The co-search's cost on every target: its work (``search["work"]``, rows of
+    ``[kind, scale, images, training]``) on the network it actually computes, the supernet at its
+    widest (masks only zero channels), i.e. the full-width network with every branch. None: no search."""
+    if search.get("work") is None:
+        return None
+    full = supernet.build_from_arch(supernet.baseline_arch(cfg.model.family, splits.num_classes, **cfg.model.space))
+    work = [Work(f"{kind}@{scale}", float(scale), int(n), bool(training)) for kind, scale, n, training in search["work"]]
+    return work_costs(full.eval(), splits.image_size, work, cfg.cost.targets)
+
+
 def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict[str, Any]:
     """Evaluate, cost on every target, export derived.pt / .pt2, write arch.json and the report."""
     cfg, run, env = session.cfg, session.run, session.env
     trainer = make_trainer(session, splits, state)
     model, arch = trainer.model, copy.deepcopy(state["arch"])
     scale = inference_scale(arch)
-    bn_pass, wall_s = None, trainer.wall_s
+    search = state.get("search") or {}
+    # forward passes of batch-norm recalibration: at the hand-over from the search (one budget) and after training
+    bn_work = [Work("bn_recalibration", *w, False) for w in search.get("bn_passes", [])]
+    wall = {"search": float(search.get("wall_s", 0.0))} if search.get("work") is not None else {}
+    wall.update(train=trainer.wall_s, bn_recalibration=float(search.get("bn_wall_s", 0.0)))
     if cfg.train.recalibrate_bn:
         t0 = time.perf_counter()
-        bn_pass = (scale, recalibrate_at_scale(model, splits.train, scale, cfg.data.batch_size, session.device))
-        wall_s += time.perf_counter() - t0
+        bn_work.append(Work("bn_recalibration", scale, recalibrate_at_scale(model, splits.train, scale,
+                                                                            cfg.data.batch_size, session.device), False))
+        wall["bn_recalibration"] += time.perf_counter() - t0
+    if not bn_work:
+        wall.pop("bn_recalibration")
+    wall_s = sum(wall.values())
     metrics = evaluate(model, splits.test, splits.num_classes, scale, cfg.eval.batch_size, env, session.device)
     run.log(f"{state['name']}: mIoU {metrics['miou'] * 100:.2f} % on the {cfg.data.test_split} split "
             f"at inference scale {scale}")
@@ -43,16 +62,20 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     test_size = tuple(cfg.cost.input_size or splits.test_size)
     inference = inference_costs(cpu_model, test_size, scale, cfg.cost.targets)
     counts = {a: int(n) for a, n in zip(trainer.actions, trainer.action_counts.tolist())}
-    training = training_costs(cpu_model, splits.image_size, counts, cfg.cost.targets, bn_pass)
+    training = training_costs(cpu_model, splits.image_size, counts, cfg.cost.targets, bn_work,
+                              search=search_costs(cfg, splits, search))
+    # the full network trains on the whole budget (train.steps), and is recalibrated like every trained network
     full = full_network_reference(arch["family"], arch["num_classes"], arch.get("space"), test_size, splits.image_size,
-                                  sum(counts.values()), cfg.cost.targets, bn_images=bn_pass[1] if bn_pass else 0)
+                                  cfg.train.steps * cfg.data.batch_size, cfg.cost.targets,
+                                  bn_images=bn_work[-1].images if cfg.train.recalibrate_bn else 0)
     arch["cost"] = {t: {k: inference[t][k] for k in COST_KEYS} for t in cfg.cost.targets}
     arch["metrics"] = {"miou": metrics["miou"], "iou": metrics["iou"], "pixel_accuracy": metrics["pixel_accuracy"]}
     supernet.save_arch(arch, run.path / "arch.json")
     example = torch.zeros(1, 3, *inference[cfg.cost.targets[0]]["input_shape"][2:])
     save_derived(cpu_model, arch, run.path / "derived.pt", run.path / "derived.pt2", example)
     entry = run_entry(state["name"], metrics, inference, training, wall_s, inference_scale=scale,
-                      search=state.get("search"))
+                      search=state.get("search"), wall_phases=wall,
+                      steps={**({"search": int(search["steps"])} if "steps" in search else {}), "train": trainer.step})
     report = build_report([entry], state.get("data_slimming"), session.config_dict(), splits.class_names,
                           family=arch["family"], arch="arch.json", full_network=full)
     run.write_json("report.json", report)

@@ -1,10 +1,13 @@
-"""Inference and training cost of a fixed network on every configured target.
+"""Inference cost of a fixed network, and the cost of the work that produced it, on every target.
 
 Inference: one image at the network's inference scale, logits resized to the full output
-resolution (part of the deployed computation). Training: the images the run actually
-trained on, each one training step (``cost_models.profile(..., training=True)`` at batch 1)
-at the scale its action chose, with the logits upsampled to the full-resolution labels;
-dropped images cost nothing.
+resolution (part of the deployed computation). Work (:func:`work_costs`, the one accounting
+function): a list of :class:`Work` items, each ``images`` passes of one network at one scale,
+a training step (``cost_models.profile(..., training=True)`` at batch 1: forward, backward,
+update) or a forward pass, with the logits upsampled to the full-resolution labels.
+:func:`training_costs` builds on it: the images the run trained on, each at the scale its
+action chose (dropped images cost nothing), batch-norm recalibration, and (from the co-search)
+the search's own work, as per-phase figures whose sums are the totals.
 
 >>> from torch import nn
 >>> net = nn.Conv2d(3, 4, 1)
@@ -14,10 +17,13 @@ dropped images cost nothing.
 >>> tr = training_costs(net, (16, 32), {"drop": 3, 0.5: 2}, ["jetson_tx2"])
 >>> tr["jetson_tx2"]["images"], tr["jetson_tx2"]["macs"] > 0
 (2, True)
+>>> w = work_costs(net, (16, 32), [Work("probe", 1.0, 4, False)], ["jetson_tx2"])
+>>> w["jetson_tx2"]["macs"] == 4 * inf["jetson_tx2"]["macs"] * 4
+True
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, NamedTuple, Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -27,6 +33,17 @@ import supernet
 from supernet import scaled_size
 
 TOTALS = ("macs", "params", "activations", "dram_bytes", "energy_j", "latency_s")
+WORK_KEYS = ("macs", "dram_bytes", "energy_j", "latency_s")   # the figures that add up over work and phases
+PHASES = ("search", "train", "bn_recalibration")                # in the order they run
+
+
+class Work(NamedTuple):
+    """``images`` passes of a network at input ``scale``: training steps (``training``) or forwards."""
+
+    label: str
+    scale: float
+    images: int
+    training: bool
 
 
 class Deployed(nn.Module):
@@ -59,34 +76,78 @@ def inference_costs(model: nn.Module, size: Sequence[int], scale: float, targets
     return out
 
 
-def training_costs(model: nn.Module, size: Sequence[int], counts: Mapping[Any, int],
-                   targets: Sequence[str], bn_pass: tuple[float, int] | None = None) -> dict[str, dict]:
-    """``{target: {macs, dram_bytes, energy_j, latency_s, images, per_action}}`` of training on
-    ``counts[action]`` images per action (``"drop"`` or a scale) at full image ``size``.
+def work_costs(model: nn.Module, size: Sequence[int], work: Sequence[Work],
+               targets: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``{target: {macs, dram_bytes, energy_j, latency_s, images, per_work}}`` of ``work`` on
+    ``model`` at full image ``size``: the totals, the images of the training items (``images``),
+    and per label ``{images, macs, dram_bytes, energy_j, latency_s}`` (items of one label add up).
+    Each distinct (scale, training) is profiled once."""
+    out: dict[str, dict[str, Any]] = {}
+    for t in targets:
+        profiles: dict[tuple[float, bool], dict[str, float]] = {}
+        total = {k: 0.0 for k in WORK_KEYS}
+        per_work: dict[str, dict[str, float]] = {}
+        images = 0
+        for item in work:
+            entry = per_work.setdefault(item.label, {"images": 0, **{k: 0.0 for k in WORK_KEYS}})
+            entry["images"] += int(item.images)
+            if item.images == 0 or item.scale <= 0:
+                continue
+            key = (float(item.scale), bool(item.training))
+            if key not in profiles:
+                profiles[key] = _profile(model, size, key[0], t, training=key[1])
+            for k in WORK_KEYS:
+                value = item.images * profiles[key][k]
+                entry[k] += value
+                total[k] += value
+            images += int(item.images) if item.training else 0
+        out[t] = {**total, "images": images, "per_work": per_work}
+    return out
 
-    ``bn_pass=(scale, n)``: ``n`` forward passes at ``scale`` after training (batch-norm
-    recalibration), added to the totals and listed as ``per_action["bn_recalibration"]``;
-    ``images`` counts trained images only."""
+
+def phase_totals(phases: Mapping[str, Mapping[str, Mapping[str, Any]]], targets: Sequence[str]) -> dict[str, dict]:
+    """``{target: {macs, dram_bytes, energy_j, latency_s, phases}}``: each phase's ``WORK_KEYS``
+    figures (phases given as ``{phase: {target: costs}}``) and their sums, in ``PHASES`` order."""
     out = {}
     for t in targets:
-        total = {k: 0.0 for k in ("macs", "dram_bytes", "energy_j", "latency_s")}
-        per_action, images = {}, 0
+        per = {name: {k: float(phases[name][t][k]) for k in WORK_KEYS}
+               for name in sorted(phases, key=lambda n: PHASES.index(n) if n in PHASES else len(PHASES))}
+        out[t] = {k: sum(p[k] for p in per.values()) for k in WORK_KEYS}
+        out[t]["phases"] = per
+    return out
 
-        def add(key: str, n: int, scale: float, training: bool) -> None:
-            one = _profile(model, size, scale, t, training=training)
-            for k in total:
-                total[k] += n * one[k]
-            per_action[key] = {"images": int(n), "energy_j": n * one["energy_j"], "macs": n * one["macs"]}
 
+def training_costs(model: nn.Module, size: Sequence[int], counts: Mapping[Any, int],
+                   targets: Sequence[str], bn_pass: tuple[float, int] | Sequence[Work] | None = None,
+                   search: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict]:
+    """``{target: {macs, dram_bytes, energy_j, latency_s, images, per_action, phases}}`` of
+    training on ``counts[action]`` images per action (``"drop"`` or a scale) at full image ``size``.
+
+    ``bn_pass=(scale, n)`` (or a list of forward :class:`Work`): forward passes of batch-norm
+    recalibration, the ``bn_recalibration`` phase, also listed as ``per_action["bn_recalibration"]``.
+    ``search``: the co-search's own cost (:func:`work_costs` of its work on the network it ran),
+    the ``search`` phase. The totals are the sums over ``phases``; ``images`` counts trained
+    images of the train phase only."""
+    work = [Work(str(a), float(a), int(n), True) for a, n in counts.items() if a != "drop"]
+    phases = {"train": work_costs(model, size, work, targets)}
+    if bn_pass:
+        bn_work = [Work("bn_recalibration", float(bn_pass[0]), int(bn_pass[1]), False)] \
+            if isinstance(bn_pass, tuple) and not isinstance(bn_pass, Work) else list(bn_pass)
+        phases["bn_recalibration"] = work_costs(model, size, [w._replace(label="bn_recalibration")
+                                                               for w in bn_work], targets)
+    if search:
+        phases["search"] = search
+    out = phase_totals(phases, targets)
+    for t in targets:
+        per_action = {}
         for action, n in counts.items():
-            if action == "drop" or n == 0:
-                per_action[str(action)] = {"images": int(n), "energy_j": 0.0, "macs": 0.0}
-                continue
-            add(str(action), n, float(action), training=True)
-            images += int(n)
-        if bn_pass:
-            add("bn_recalibration", bn_pass[1], bn_pass[0], training=False)
-        out[t] = {**total, "images": images, "per_action": per_action}
+            one = phases["train"][t]["per_work"].get(str(action), {"energy_j": 0.0, "macs": 0.0})
+            per_action[str(action)] = {"images": int(n), "energy_j": one["energy_j"], "macs": one["macs"]}
+        if "bn_recalibration" in phases:
+            bn = phases["bn_recalibration"][t]
+            per_action["bn_recalibration"] = {"images": bn["per_work"]["bn_recalibration"]["images"],
+                                              "energy_j": bn["energy_j"], "macs": bn["macs"]}
+        out[t] = {**out[t], "images": phases["train"][t]["images"], "per_action": per_action}
     return out
 
 

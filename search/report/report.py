@@ -27,10 +27,16 @@ FULL_NETWORK = "full network (cost model)"
 
 
 def run_entry(name: str, metrics: Mapping[str, Any], inference: Mapping[str, Mapping[str, float]],
-              training: Mapping[str, Mapping[str, float]], wall_s: float, **extra: Any) -> dict[str, Any]:
-    """One element of ``report["runs"]``."""
+              training: Mapping[str, Mapping[str, float]], wall_s: float,
+              wall_phases: Mapping[str, float] | None = None, **extra: Any) -> dict[str, Any]:
+    """One element of ``report["runs"]``. ``training[target]`` and ``wall_s`` are totals over the
+    phases that produced the network (per phase under ``training[target]["phases"]`` and
+    ``training["wall_phases"]``)."""
+    train = {**training, "wall_s": wall_s}
+    if wall_phases is not None:
+        train["wall_phases"] = dict(wall_phases)
     return {"name": name, "miou": metrics["miou"], "iou": metrics.get("iou"),
-            "inference": dict(inference), "training": {**training, "wall_s": wall_s}, **extra}
+            "inference": dict(inference), "training": train, **extra}
 
 
 def build_report(runs: Sequence[Mapping[str, Any]], data_slimming: Mapping[str, Any] | None,
@@ -73,7 +79,7 @@ def targets_of(runs: Sequence[Mapping[str, Any]], key: str = "inference") -> lis
     seen: list[str] = []
     for run in runs:
         for t, v in run.get(key, {}).items():
-            if isinstance(v, dict) and t not in seen:
+            if isinstance(v, dict) and "energy_j" in v and t not in seen:  # not training.wall_phases
                 seen.append(t)
     return seen
 
@@ -107,6 +113,19 @@ def markdown_table(runs: Sequence[Mapping[str, Any]]) -> str:
         row.append(_fmt(run.get("training", {}).get("wall_s"), 1, "{:.1f}", seed_std(run, "training", "wall_s")))
         lines.append("| " + " | ".join(row) + " |")
     return "\n".join(lines)
+
+
+def search_share(run: Mapping[str, Any], target: str) -> float | None:
+    """The search phase's share of the training energy on ``target`` (0 without a search phase;
+    None for a run recorded before phases were counted).
+
+    >>> search_share({"training": {"t": {"energy_j": 4.0, "phases": {"search": {"energy_j": 1.0}}}}}, "t")
+    0.25
+    """
+    cost = run.get("training", {}).get(target, {})
+    if "phases" not in cost or not cost.get("energy_j"):
+        return None
+    return cost["phases"].get("search", {}).get("energy_j", 0.0) / cost["energy_j"]
 
 
 def relative_change(run: Mapping[str, Any], ref: Mapping[str, Any], key: str, target: str,
@@ -279,6 +298,10 @@ def markdown_report(report: Mapping[str, Any], arch: Mapping[str, Any] | None = 
     names = report.get("class_names") or []
     rows = list(runs) + ([{**full_network, "name": FULL_NETWORK, "miou": None}] if full_network else [])
     out = ["# cosearch report", "", markdown_table(rows), ""]
+    shares = [f"{run.get('label', run['name'])} {_fmt(search_share(run, t), 100, '{:.1f}')} % ({t})"
+              for run in runs for t in targets_of([run]) if search_share(run, t)]
+    if shares:  # training columns are totals over phases (search, train, batch-norm recalibration)
+        out += ["Training cost includes the search; its share of the training energy: " + ", ".join(shares), ""]
     warnings = warning_lines(runs, names)
     if warnings:
         out += ["## Warnings: degenerate results", "", *warnings, ""]

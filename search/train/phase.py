@@ -56,7 +56,7 @@ def make_trainer(session: Session, splits: Splits, state: dict[str, Any]) -> Tra
     """The :class:`Trainer` of a train state, at the state's step."""
     model = supernet.build_from_arch(state["arch"])
     trainer = Trainer(model, session.cfg, splits, session, actions=state["actions"],
-                      choice=state["choice"], probs=state["probs"])
+                      choice=state["choice"], probs=state["probs"], steps=state.get("steps"))
     trainer.load_state_dict(state["trainer"])
     return trainer
 

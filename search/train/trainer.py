@@ -47,8 +47,10 @@ class Trainer:
     image at the largest scale in ``actions``."""
 
     def __init__(self, model: nn.Module, cfg: Config, splits: Splits, session: Session,
-                 actions: Sequence[Any] = (1.0,), choice: Tensor | None = None, probs: Tensor | None = None) -> None:
+                 actions: Sequence[Any] = (1.0,), choice: Tensor | None = None, probs: Tensor | None = None,
+                 steps: int | None = None) -> None:
         self.cfg, self.splits, self.session, self.env = cfg, splits, session, session.env
+        self.steps = cfg.train.steps if steps is None else int(steps)   # shared budget: what the search left
         self.model = model.to(session.device).train()
         t = cfg.train
         self.opt = torch.optim.SGD(self.model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
@@ -67,7 +69,7 @@ class Trainer:
 
     @property
     def total_steps(self) -> int:
-        return self.cfg.train.steps
+        return self.steps
 
     def run_step(self, t: int) -> dict[str, float]:
         cfg, dev = self.cfg, self.session.device
