@@ -149,6 +149,9 @@ class SearchConfig:
     max_share: float = rule(0.4, gt=0, le=1)
     stable_every: int = rule(10, gt=0)
     stable_checks: int = rule(3, ge=0)
+    # arch step: all inference scales evaluated (weighted by their probabilities), or one sampled
+    # scale (score-function gradient for rho): a third of the compute with three scales
+    arch_scales: str = rule("all", choices=("all", "sample"))
 
 
 @dataclass

@@ -84,6 +84,7 @@ class CoSearch:
         # the widest supernet), arch (forward + backward on a val image), probe (a forward)
         self.work: dict[tuple[str, float], int] = {}
         self.step = 0
+        self.val_baseline: float | None = None   # running mean of the sampled-scale val loss (arch_scales sample)
         d = cfg.data
         self.precision = precision_for(cfg.run.amp, dev)
         self.batches = {which: StepBatches(getattr(splits, which), d.batch_size, cfg.run.seed, which, self.env, dev,
@@ -187,20 +188,12 @@ class CoSearch:
         """alpha, rho: validation loss (expected over inference scales) + lambda_inf * E[cost] / budget."""
         s = self.cfg.search
         idx, _, images, masks = batch
-        for sc in (self.res.scales if s.search_resolution else [1.0]):
-            self.count("arch", sc, len(idx))
         self.set_mode("gumbel_soft" if s.arch_sampling == "soft" else "gumbel_hard", tau=tau)
-        if s.search_resolution:
-            probs = self.res.probs()
-            losses = torch.stack([per_image_loss(forward_at_scale(self.net, images, sc), masks).mean()
-                                  for sc in self.res.scales])
-            val_loss = (probs * losses).sum()
-        else:
-            val_loss = per_image_loss(self.net(images), masks).mean()
+        val_loss, surrogate = self.val_loss(images, masks, len(idx))
         cost = self.expected_inference_cost()
         expected = cost_metric(cost, s.cost_metric).float()
         penalty = s.lambda_inf * expected / self.budget
-        total = val_loss + penalty
+        total = surrogate + penalty
         params = (self.net.arch_parameters() if s.network else []) + ([self.res.rho] if s.search_resolution else [])
         grads = torch.autograd.grad(total, params, allow_unused=True)
         for p, g in zip(params, grads):
@@ -212,6 +205,33 @@ class CoSearch:
                "cost_ratio": expected.item() / self.budget}
         out.update({f"expected_{k}": getattr(cost, k).item() for k in COST_KEYS})
         return out
+
+    def val_loss(self, images: Tensor, masks: Tensor, n_global: int) -> tuple[Tensor, Tensor]:
+        """``(validation loss, what to differentiate)`` of the arch step.
+
+        ``search.arch_scales``: ``all`` evaluates every inference scale and weighs the losses by
+        their probabilities; ``sample`` evaluates one scale drawn from them (a fraction of the
+        compute) and gives rho the score-function gradient ``(loss - baseline) * grad log p``,
+        unbiased for the same expectation, with a running-mean baseline."""
+        s = self.cfg.search
+        if not s.search_resolution:
+            self.count("arch", 1.0, n_global)
+            loss = per_image_loss(self.net(images), masks).mean()
+            return loss, loss
+        if s.arch_scales == "all":
+            for sc in self.res.scales:
+                self.count("arch", sc, n_global)
+            losses = torch.stack([per_image_loss(forward_at_scale(self.net, images, sc), masks).mean()
+                                  for sc in self.res.scales])
+            loss = (self.res.probs() * losses).sum()
+            return loss, loss
+        log_p = torch.log_softmax(self.res.rho, dim=-1)
+        k = int(torch.multinomial(log_p.detach().exp().cpu(), 1))
+        self.count("arch", self.res.scales[k], n_global)
+        loss = per_image_loss(forward_at_scale(self.net, images, self.res.scales[k]), masks).mean()
+        advantage = float(loss) - self.val_baseline if self.val_baseline is not None else 0.0
+        self.val_baseline = float(loss) if self.val_baseline is None else 0.9 * self.val_baseline + 0.1 * float(loss)
+        return loss, loss + advantage * log_p[k]
 
     def gate_step(self, batch) -> dict[str, float]:
         """phi: probe the regret of every action on the val batch, then ``search.gate_steps`` steps of
@@ -246,7 +266,7 @@ class CoSearch:
                 "budget": self.budget, "cost_size": list(self.cost_size),
                 "probe_feats": self.probe_feats.cpu(), "probe_regret": self.probe_regret.cpu(),
                 "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None,
-                "work": self.work_items()}
+                "work": self.work_items(), "val_baseline": self.val_baseline}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.net.load_state_dict(state["net"])
@@ -260,4 +280,5 @@ class CoSearch:
         self.probe_feats, self.probe_regret = state["probe_feats"].clone(), state["probe_regret"].clone()
         if state.get("scaler") is not None and self.precision.scaler is not None:
             self.precision.scaler.load_state_dict(state["scaler"])
+        self.val_baseline = state.get("val_baseline")
         self.work = {(kind, float(scale)): int(n) for kind, scale, n, _ in state.get("work", [])}

@@ -61,3 +61,14 @@ def test_weight_step_counts_every_image_once(parts):
     stats = cs.weight_step(0, tau=1.0)
     assert int(cs.action_counts.sum()) == cs.cfg.data.batch_size
     assert 0.0 <= stats["kept_fraction"] <= 1.0 and stats["w_loss"] > 0
+
+
+def test_a_sampled_scale_arch_step_evaluates_one_scale_and_follows_the_penalty(parts):
+    cs = _cosearch(parts, "sampled", "search.arch_scales=sample", "search.lambda_inf=100", "search.arch_lr=0.1")
+    before = cs.res.probs()[0].item()  # the smallest, cheapest inference scale
+    batch = cs.batch("val", 0)
+    for _ in range(5):
+        cs.arch_step(batch, tau=1.0)
+    arch_images = sum(n for (kind, _), n in cs.work.items() if kind == "arch")
+    assert arch_images == 5 * len(batch[0])  # one scale per step, not three
+    assert cs.res.probs()[0].item() > before and cs.val_baseline is not None
