@@ -38,9 +38,10 @@ def baselines_phase(session: Session, splits: Splits, run_nested: RunNested) -> 
     report = read_report(session, run.path / "report.json")
     derived = next(r for r in report["runs"] if r["name"] == "derived")
     size = tuple(cfg.cost.input_size or splits.test_size)
-    if cfg.train.init == "inherit":
-        run.log("note: train.init=inherit: the derived network's training started from the supernet's weights, "
-                "the baselines' from fresh ones; train.init=fresh compares them on equal terms")
+    if cfg.train.init == "inherit" and cfg.train.budget == "separate":
+        run.log("note: train.init=inherit with train.budget=separate: the derived network continued from the "
+                "supernet's weights after a whole search, the baselines trained from fresh ones; train.budget=shared "
+                "(one budget for search and training) or train.init=fresh compares them on equal terms")
     runs = [derived]
     for name in cfg.baselines:
         plan = plan_baseline(name, cfg, splits.num_classes, size, derived["inference"][cfg.cost.targets[0]]["macs"])
