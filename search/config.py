@@ -81,7 +81,15 @@ class SearchConfig:
     tau_end: float = 0.1
     target: str = "jetson_tx2"             # the cost model in the loss
     cost_metric: str = "energy_j"          # energy_j | latency_s | macs | dram_bytes
-    lambda_inf: float = 0.1                # weight of E[inference cost] / budget
+    lambda_inf: float = 0.1                # weight of E[inference cost] / budget (ignored when target_cost is set)
+    target_cost: Optional[float] = None    # inference cost to reach on `target` in `cost_metric`, as a fraction
+                                           # (0, 1] of the full network's (widest, every branch, scale 1.0);
+                                           # null: no target, lambda_inf weighs the cost instead
+    target_cost_absolute: bool = False     # true: target_cost is in cost_metric units (e.g. MACs), not a fraction
+    target_lr: float = 0.5                 # dual ascent step of the cost multiplier: lam += lr * (cost / target - 1)
+    target_penalty: float = 10.0           # weight of the quadratic term (augmented Lagrangian): damps the multiplier
+    target_two_sided: bool = True          # true: lam may go below 0 so a too-cheap net grows back to the target
+                                           # (an equality); false: lam >= 0, target_cost is only an upper bound
     lambda_train: float = 0.1              # weight of the training cost in the gate objective
     budget: Optional[float] = None         # in cost_metric units; None: the widest net at full res
     network: bool = True                   # search the network (alpha); false: keep the full network
@@ -191,6 +199,17 @@ def validate(cfg: Config, where: str = "config") -> Config:
             raise UserError(f"{where}: {key} must be [height, width] of positive ints, got {value!r}")
     if not 0.0 <= cfg.data.val_from_train < 1.0:
         raise UserError(f"{where}: data.val_from_train must be in [0, 1), got {cfg.data.val_from_train!r}")
+    target = cfg.search.target_cost
+    if target is not None:
+        if not target > 0 or (not cfg.search.target_cost_absolute and target > 1):
+            what = ("> 0 (in search.cost_metric units, search.target_cost_absolute: true)"
+                    if cfg.search.target_cost_absolute else
+                    "a fraction in (0, 1] of the full network's cost (or set search.target_cost_absolute: true)")
+            raise UserError(f"{where}: search.target_cost must be {what}, got {target!r}")
+        if not cfg.search.target_lr > 0:
+            raise UserError(f"{where}: search.target_lr must be > 0, got {cfg.search.target_lr!r}")
+        if cfg.search.target_penalty < 0:
+            raise UserError(f"{where}: search.target_penalty must be >= 0, got {cfg.search.target_penalty!r}")
     if not cfg.cost.targets:
         raise UserError(f"{where}: cost.targets must name at least one target")
     from supernet.gates import parse_actions, parse_scales  # noqa: PLC0415 (torch only when validating)
