@@ -86,7 +86,7 @@ class SearchConfig:
                                            # (0, 1] of the full network's (widest, every branch, scale 1.0);
                                            # null: no target, lambda_inf weighs the cost instead
     target_cost_absolute: bool = False     # true: target_cost is in cost_metric units (e.g. MACs), not a fraction
-    target_lr: float = 0.5                 # dual ascent step of the cost multiplier: lam += lr * (cost / target - 1)
+    target_lr: float = 0.1                 # dual ascent step of the cost multiplier: lam += lr * (cost / target - 1)
     target_penalty: float = 10.0           # weight of the quadratic term (augmented Lagrangian): damps the multiplier
     target_two_sided: bool = True          # true: lam may go below 0 so a too-cheap net grows back to the target
                                            # (an equality); false: lam >= 0, target_cost is only an upper bound
