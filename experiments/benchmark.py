@@ -12,7 +12,7 @@ resumed, not redone. ``--sweep`` adds the lambda_inf sweep against the uniform-w
 ``search.target_cost=null`` so lambda_inf applies); ``--quick`` is a smoke run of the script (a few
 steps per phase, output in experiments/results/benchmark_quick/), not a result.
 
-Time (measured on this 2-core machine, see ESTIMATE): about 90 minutes for 3 families x 3 seeds.
+Time (estimated from a timed reduced run, see ESTIMATE): about 85 minutes for 3 families x 3 seeds.
 
     .venv/bin/python experiments/benchmark.py --seeds 0,1,2 --jobs 2             # the benchmark
     .venv/bin/python experiments/benchmark.py --quick                            # smoke run
@@ -44,9 +44,11 @@ GOALS = {"training_energy_max": 0.6, "training_wall_max": 0.8, "inference_energy
 QUICK = ["search.warmup_steps=2", "search.steps=4", "train.steps=4", "data.num_train=32", "data.num_val=16",
          "data.num_test=16", "run.log_every=2"]
 # measured: see the module docstring and ESTIMATE below
-ESTIMATE = ("estimate for the full benchmark (3 families x 3 seeds, every baseline and the no-gate run, --jobs 2): "
-            "about 90 minutes on this 2-core machine; from a timed run of deeplabv3plus at reduced size "
-            "(see experiments/results/benchmark_quick/README.md)")
+ESTIMATE = ("about 85 minutes for 3 families x 3 seeds (every baseline and the no-gate run, --jobs 2) on this "
+            "2-core machine with nothing else running: a timed deeplabv3plus run at reduced size (search 10+30 steps, "
+            "train 100 steps, all baselines) took 175 s of CPU time (one thread); with a search step costing about "
+            "two training steps, that is 0.21 s per training-step unit, so one (family, seed) at 40+160 search steps "
+            "x 3 searches and 600 training steps x 7 trainings is ~1120 s, 9 of them on 2 cores ~84 min")
 
 
 def sh(cmd: list[str], log: Path) -> float:

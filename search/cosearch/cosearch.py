@@ -238,7 +238,7 @@ class CoSearch:
                "cost_ratio": expected.item() / self.budget}
         out.update({f"expected_{k}": getattr(cost, k).item() for k in COST_KEYS})
         if self.target_cost is not None:
-            out.update(self.target_step(derived.item(), expected.item()))
+            out.update(self.target_step(self.derived_cost(), expected.item()))  # after the step: what derive gets
         return out
 
     def target_step(self, derived: float, expected: float) -> dict[str, float]:
