@@ -2,7 +2,7 @@
 
 For each family and seed k: ``python -m search run experiments/configs/benchmark_<family>.yaml
 run.seed=k`` (the derived network at ``search.target_cost`` and the baselines full, uniform,
-resolution, network_only, data_only), then the derived architecture retrained without its data gate
+resolution, network_only, data_only, random), then the derived architecture retrained without its data gate
 (``python -m search train CONFIG --arch RUN/arch.json train.data_gates=false``: same arch, same
 budget). ``--jobs`` (family, seed) pairs run at a time. Every figure is reported as mean ± std over
 the seeds, with the spread of the derived architectures' MACs, and the goals are checked on the
@@ -12,7 +12,7 @@ resumed, not redone. ``--sweep`` adds the lambda_inf sweep against the uniform-w
 ``search.target_cost=null`` so lambda_inf applies); ``--quick`` is a smoke run of the script (a few
 steps per phase, output in experiments/results/benchmark_quick/), not a result.
 
-Time (estimated from a timed reduced run, see ESTIMATE): about 85 minutes for 3 families x 3 seeds.
+Time (estimated from a timed reduced run, see ESTIMATE): about 87 minutes for 3 families x 3 seeds.
 
     .venv/bin/python experiments/benchmark.py --seeds 0,1,2 --jobs 2             # the benchmark
     .venv/bin/python experiments/benchmark.py --quick                            # smoke run
@@ -37,18 +37,19 @@ from cost_models.calibrate import machine_summary
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = ("deeplabv3plus", "pspnet", "multires")
 TARGETS = ("jetson_tx2", "zc706")
-RUNS = ("derived", "full", "uniform", "resolution", "network_only", "data_only")
+RUNS = ("derived", "full", "uniform", "resolution", "network_only", "data_only", "random")
 NO_GATE = "derived_no_gate"  # the derived arch retrained with train.data_gates=false
 # the goals, each against the full network's mean over seeds (issue "The co-search must pay for itself")
 GOALS = {"training_energy_max": 0.6, "training_wall_max": 0.8, "inference_energy_max": 0.6, "miou_drop_max": 0.005}
 QUICK = ["search.warmup_steps=2", "search.steps=4", "train.steps=4", "data.num_train=32", "data.num_val=16",
          "data.num_test=16", "run.log_every=2"]
 # measured: see the module docstring and ESTIMATE below
-ESTIMATE = ("about 85 minutes for 3 families x 3 seeds (every baseline and the no-gate run, --jobs 2) on this "
+ESTIMATE = ("about 87 minutes for 3 families x 3 seeds (every baseline and the no-gate run, --jobs 2) on this "
             "2-core machine with nothing else running: a timed deeplabv3plus run at reduced size (search 10+30 steps, "
-            "train 100 steps, all baselines) took 175 s of CPU time (one thread); with a search step costing about "
-            "two training steps, that is 0.21 s per training-step unit, so one (family, seed) at 40+160 search steps "
-            "x 3 searches and 600 training steps x 7 trainings is ~1120 s, 9 of them on 2 cores ~84 min")
+            "train 100 steps, all baselines but random) took 175 s of CPU time (one thread); with a search step "
+            "costing about two training steps, that is 0.21 s per training-step unit, so one (family, seed) at "
+            "40+160 search steps x 3 searches and 550 training steps x 8 trainings is ~1170 s, 9 of them on 2 "
+            "cores ~87 min")
 
 
 def sh(cmd: list[str], log: Path) -> float:
