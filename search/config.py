@@ -135,7 +135,15 @@ class SearchConfig:
     tau_end: float = rule(0.1, gt=0)
     target: str = "jetson_tx2"             # the cost model in the loss
     cost_metric: str = rule("energy_j", choices=("energy_j", "latency_s", "macs", "dram_bytes"))
-    lambda_inf: float = rule(0.1, ge=0)    # weight of E[inference cost] / budget
+    lambda_inf: float = rule(0.1, ge=0)    # weight of E[inference cost] / budget (ignored when target_cost is set)
+    # inference cost to reach on `target` in `cost_metric`, as a fraction (0, 1] of the full network's
+    # (widest, every branch, scale 1.0); null: no target, lambda_inf weighs the cost instead
+    target_cost: Optional[float] = rule(None, gt=0)
+    target_cost_absolute: bool = False     # true: target_cost is in cost_metric units (e.g. MACs), not a fraction
+    target_lr: float = rule(0.1, gt=0)     # dual ascent step of the cost multiplier: lam += lr * (cost / target - 1)
+    target_penalty: float = rule(10.0, ge=0)   # weight of the quadratic term (augmented Lagrangian): damps the multiplier
+    target_two_sided: bool = True          # true: lam may go below 0 so a too-cheap net grows back to the target
+                                           # (an equality); false: lam >= 0, target_cost is only an upper bound
     lambda_train: float = rule(0.1, ge=0)  # weight of the training cost in the gate objective
     budget: Optional[float] = rule(None, gt=0, note="null: the widest network's cost at full resolution")   # in cost_metric units
     network: bool = True                   # search the network (alpha); false: keep the full network
@@ -362,6 +370,10 @@ def _check_cross_fields(cfg: Config, at: _Where) -> None:
                 f"train.budget=shared gives the search search.max_share x train.steps = {cap} steps, no more than "
                 f"search.warmup_steps {cfg.search.warmup_steps}: the arch would never be updated; raise train.steps "
                 f"or search.max_share, or lower the warm-up")
+    if cfg.search.target_cost is not None and not cfg.search.target_cost_absolute and cfg.search.target_cost > 1:
+        at.fail(("search.target_cost", "search.target_cost_absolute"), f"search.target_cost must be a fraction in "
+                f"(0, 1] of the full network's cost (or set search.target_cost_absolute: true), got "
+                f"{cfg.search.target_cost!r}")
     if cfg.data.name == "folder" and not cfg.data.classes:
         at.fail(("data.classes", "data.name"), "data.classes must list the class names for data.name=folder "
                 "(mask pixel value k is class k)")

@@ -6,6 +6,13 @@ alpha and the inference-resolution logits rho take one step on a validation batc
 
     val loss (expected over the inference scales)  +  lambda_inf * E[inference cost] / budget
 
+or, when ``search.target_cost`` states the inference cost to reach (a fraction of the full
+network's, or absolute), the augmented Lagrangian ``+ lam * e + target_penalty / 2 * e**2`` with
+``e = cost / target - 1``, where ``cost`` is the cost of the network the search would derive now
+(``search.derive_rule``, at its inference scale) in value and E[inference cost] in gradient
+(straight-through), and the Lagrange multiplier ``lam`` is updated by dual ascent after every arch
+step: ``lam <- lam + target_lr * e`` (kept >= 0 unless ``search.target_two_sided``). lambda_inf is
+then ignored.
 and the data gate phi one step on ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_train_k)``.
 The Gumbel temperature falls exponentially from ``tau_start`` to ``tau_end`` over the search
 steps. Every random draw of step ``t`` comes from a seed made of ``(run.seed, t)``, so a
@@ -23,6 +30,7 @@ from cost_models.target import load_target
 from search.config import Config
 from search.cosearch.schedule import temperature
 from search.data.loader import StepBatches
+from search.derive import expected_choices, expected_value, nearest
 from search.data.splits import Splits
 from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
 from search.engine.seeding import seed_step
@@ -77,6 +85,13 @@ class CoSearch:
         full = supernet.baseline_arch(cfg.model.family, splits.num_classes, **cfg.model.space)["choices"]
         self.full_choices = {k: v for k, v in full.items() if k in self.net.sites}
         self.budget = float(s.budget) if s.budget else float(self.full_network_cost())
+        self.target_cost = self.resolve_target_cost()
+        self.multiplier = 0.0  # the Lagrange multiplier of the cost target (search.target_cost)
+        if self.target_cost is not None:
+            session.run.log(f"cost target: {self.target_cost:.4g} {s.cost_metric} on {s.target} "
+                            f"({self.target_cost / float(self.full_network_cost()):.3g} of the full network); "
+                            f"multiplier by dual ascent (lr {s.target_lr}, "
+                            f"{'two-sided' if s.target_two_sided else 'upper bound'}), lambda_inf {s.lambda_inf} ignored")
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
         self.probe_feats = torch.zeros(0, splits.features["val"].shape[1])
         self.probe_regret = torch.zeros(0, len(self.actions))
@@ -104,6 +119,30 @@ class CoSearch:
             cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size),
                                           probs=self.one_hot_probs(self.full_choices))
         return cost_metric(cost, self.cfg.search.cost_metric)
+
+    def resolve_target_cost(self) -> float | None:
+        """``search.target_cost`` in cost_metric units (None when unset)."""
+        s = self.cfg.search
+        if s.target_cost is None:
+            return None
+        return float(s.target_cost) if s.target_cost_absolute else float(s.target_cost) * float(self.full_network_cost())
+
+    @torch.no_grad()
+    def derived_cost(self) -> float:
+        """The cost metric of the network ``derive_arch`` would cut out now, at its inference scale."""
+        s = self.cfg.search
+        choices = self.full_choices
+        if s.network:
+            choices = self.net.argmax_choices() if s.derive_rule == "argmax" else expected_choices(self.net)
+        scale_probs = None
+        if s.search_resolution:
+            probs = self.res.probs()
+            scale = (self.res.scales[int(probs.argmax())] if s.derive_rule == "argmax"
+                     else nearest(self.res.scales, expected_value(self.res.scales, probs)))
+            scale_probs = {sc: torch.tensor(float(sc == scale)) for sc in self.res.scales}
+        cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size), scale_probs=scale_probs,
+                                      probs=self.one_hot_probs(choices))
+        return float(cost_metric(cost, s.cost_metric))
 
     def expected_inference_cost(self):
         scale_probs = self.res.scale_probs() if self.cfg.search.search_resolution else None
@@ -192,7 +231,13 @@ class CoSearch:
         val_loss, surrogate = self.val_loss(images, masks, len(idx))
         cost = self.expected_inference_cost()
         expected = cost_metric(cost, s.cost_metric).float()
-        penalty = s.lambda_inf * expected / self.budget
+        if self.target_cost is None:
+            penalty = s.lambda_inf * expected / self.budget
+        else:
+            # straight-through: the value is the derived network's cost, the gradient E[cost]'s
+            derived = expected + (self.derived_cost() - expected).detach()
+            excess = derived / self.target_cost - 1.0
+            penalty = self.multiplier * excess + 0.5 * s.target_penalty * excess ** 2
         total = surrogate + penalty
         params = (self.net.arch_parameters() if s.network else []) + ([self.res.rho] if s.search_resolution else [])
         grads = torch.autograd.grad(total, params, allow_unused=True)
@@ -204,6 +249,8 @@ class CoSearch:
         out = {"val_loss": val_loss.item(), "penalty": penalty.item(), "arch_loss": total.item(),
                "cost_ratio": expected.item() / self.budget}
         out.update({f"expected_{k}": getattr(cost, k).item() for k in COST_KEYS})
+        if self.target_cost is not None:
+            out.update(self.target_step(self.derived_cost(), expected.item()))  # after the step: what derive gets
         return out
 
     def val_loss(self, images: Tensor, masks: Tensor, n_global: int) -> tuple[Tensor, Tensor]:
@@ -232,6 +279,19 @@ class CoSearch:
         advantage = float(loss) - self.val_baseline if self.val_baseline is not None else 0.0
         self.val_baseline = float(loss) if self.val_baseline is None else 0.9 * self.val_baseline + 0.1 * float(loss)
         return loss, loss + advantage * log_p[k]
+
+    def target_step(self, derived: float, expected: float) -> dict[str, float]:
+        """Dual ascent of the cost multiplier on the derived network's cost against the target."""
+        s = self.cfg.search
+        ratio = derived / self.target_cost
+        self.multiplier += s.target_lr * (ratio - 1.0)
+        if not s.target_two_sided:
+            self.multiplier = max(0.0, self.multiplier)
+        arch_step = (self.step - s.warmup_steps) // s.arch_every
+        if arch_step % self.cfg.run.log_every == 0 or self.step + 1 >= self.total_steps:
+            self.session.run.log(f"cost target at step {self.step}: multiplier {self.multiplier:.4g}, derived cost / "
+                                 f"target {ratio:.3f}, E[cost] / target {expected / self.target_cost:.3f}", echo=False)
+        return {"multiplier": self.multiplier, "target_ratio": ratio, "expected_target_ratio": expected / self.target_cost}
 
     def gate_step(self, batch) -> dict[str, float]:
         """phi: probe the regret of every action on the val batch, then ``search.gate_steps`` steps of
@@ -263,7 +323,7 @@ class CoSearch:
         return {"net": self.net.state_dict(), "gate": self.gate.state_dict(), "res": self.res.state_dict(),
                 "w_opt": self.w_opt.state_dict(), "a_opt": self.a_opt.state_dict(),
                 "g_opt": self.g_opt.state_dict(), "action_counts": self.action_counts.clone(), "step": self.step,
-                "budget": self.budget, "cost_size": list(self.cost_size),
+                "budget": self.budget, "cost_size": list(self.cost_size), "multiplier": self.multiplier,
                 "probe_feats": self.probe_feats.cpu(), "probe_regret": self.probe_regret.cpu(),
                 "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None,
                 "work": self.work_items(), "val_baseline": self.val_baseline}
@@ -277,6 +337,7 @@ class CoSearch:
         self.g_opt.load_state_dict(state["g_opt"])
         self.action_counts = state["action_counts"].clone()
         self.step, self.budget = int(state["step"]), float(state["budget"])
+        self.multiplier = float(state.get("multiplier", 0.0))
         self.probe_feats, self.probe_regret = state["probe_feats"].clone(), state["probe_regret"].clone()
         if state.get("scaler") is not None and self.precision.scaler is not None:
             self.precision.scaler.load_state_dict(state["scaler"])
