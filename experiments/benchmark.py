@@ -41,7 +41,7 @@ RUNS = ("derived", "full", "uniform", "resolution", "network_only", "data_only",
 NO_GATE = "derived_no_gate"  # the derived arch retrained with train.data_gates=false
 # the goals, each against the full network's mean over seeds (issue "The co-search must pay for itself")
 GOALS = {"training_energy_max": 0.6, "training_wall_max": 0.8, "inference_energy_max": 0.6, "miou_drop_max": 0.005}
-QUICK = ["search.warmup_steps=2", "search.steps=4", "train.steps=4", "data.num_train=32", "data.num_val=16",
+QUICK = ["search.warmup_steps=2", "search.steps=4", "train.steps=10", "search.arch_every=1", "data.num_train=32", "data.num_val=16",
          "data.num_test=16", "run.log_every=2"]
 # measured: see the module docstring and ESTIMATE below
 ESTIMATE = ("about 87 minutes for 3 families x 3 seeds (every baseline and the no-gate run, --jobs 2) on this "
