@@ -1,10 +1,11 @@
 """Is data slimming a real trade-off on the synthetic dataset?
 
 Trains a fixed baseline network on the synthetic train split (full resolution, standard
-random scale / crop / flip; :func:`data_common.train`, the engine's loop and weight step), then evaluates the validation split at full resolution and
-at 0.5x input (logits upsampled to the full-resolution labels). The validation images are
-split into quarters by complexity score (:func:`search.data.complexity_score`). Goal: the
-most complex quarter loses at least twice as much mIoU at 0.5x as the simplest quarter.
+random scale / crop / flip; :func:`data_common.train`, the engine's loop and weight step),
+then evaluates the validation split at full resolution and at 0.5x input (logits upsampled
+to the full-resolution labels). The validation images are split into quarters by complexity
+score (:func:`search.data.complexity_score`). Goal: the most complex quarter loses at least
+twice as much mIoU at 0.5x as the simplest quarter.
 
     .venv/bin/python experiments/data_synthetic_tradeoff.py            # ~10 min on 2 CPU cores
     .venv/bin/python experiments/data_synthetic_tradeoff.py --quick    # a smoke run
