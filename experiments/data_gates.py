@@ -5,10 +5,13 @@ number of epochs) on the synthetic train split. The gated run samples one action
 and step from :class:`supernet.gates.DataGate` (drop / 0.5x / 0.75x / 1.0x), trains with one
 forward per resolution (labels at full resolution), and every ``--probe-every`` steps
 measures the regret of every action on a probe batch (:func:`~supernet.gates.estimate_regret`)
-and takes gate steps on the last probes (:func:`~supernet.gates.gate_objective`). Training
-MACs and energy come from :class:`search.data.accounting.TrainingCost` (cost_models, in
-training mode, probes included). Goals: Spearman(complexity, chosen scale) >= 0.5, training
-MACs <= 60 % of full resolution, final mIoU within 1 point of full-resolution training.
+and takes gate steps on the last probes (:func:`~supernet.gates.gate_objective`). Both runs
+train with :func:`data_common.train` (the engine's loop and weight step). Training MACs and
+energy are :func:`search.report.costs.work_costs` (cost_models) of the images trained per
+action (training steps at the action's scale, logits upsampled to the labels; dropped images
+cost 0) and of the probes (forward passes: at 1.0 with ``--regret labels``, at every scale with
+``--regret network``). Goals: Spearman(complexity, chosen scale) >= 0.5, training MACs <= 60 %
+of full resolution (probes included), final mIoU within 1 point of full-resolution training.
 
     .venv/bin/python experiments/data_gates.py --out experiments/results/data_gates.md
     .venv/bin/python experiments/data_gates.py --quick      # a smoke run
@@ -17,22 +20,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 import tempfile
 
 import torch
 from scipy.stats import spearmanr
 
-from data_common import Split, Timer, baseline_net, machine, miou_of, per_image_confusion, quartiles
-from search.data.accounting import TrainingCost
-from supernet.gates import DataGate, estimate_regret, mixed_scale_loss, per_image_loss
+from data_common import Split, Timer, baseline_net, machine, miou_of, per_image_confusion, quartiles, train
+from search.data.slimming import action_key
+from search.report.costs import Work, work_costs
+from supernet.gates import DataGate, estimate_regret
 
 ACTIONS = ("drop", 0.5, 0.75, 1.0)
+PROBE_SCALES = {"labels": (1.0,), "network": (0.5, 0.75, 1.0)}  # the forward passes of one probed image
 
 
 class Prober:
-    """Regret probes and gate steps on a buffer of the most recent probes."""
+    """Regret probes and gate steps on a buffer of the most recent probes; counts the probed images."""
 
     def __init__(self, gate: DataGate, train_cost: torch.Tensor, lambda_train: float, lr: float,
                  buffer: int, steps: int, reference: str = "network") -> None:
@@ -41,10 +45,12 @@ class Prober:
         self.buffer, self.steps = buffer, steps
         self.feats: list[torch.Tensor] = []
         self.regrets: list[torch.Tensor] = []
+        self.images = 0
 
     def probe(self, model, images, masks, feats) -> float:
         self.regrets.append(estimate_regret(model, images, masks, ACTIONS, reference=self.reference))
         self.feats.append(feats)
+        self.images += len(images)
         while sum(len(f) for f in self.feats) > self.buffer:
             self.feats.pop(0)
             self.regrets.pop(0)
@@ -57,50 +63,40 @@ class Prober:
         return float(obj.detach())
 
 
-def train(model, split: Split, args, gate: DataGate | None = None, prober: Prober | None = None,
-          cost: TrainingCost | None = None, log=print) -> None:
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    n, bs = len(split.images), args.batch
-    steps = args.epochs * (n // bs)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
+def train_gated(model, split: Split, args, gate: DataGate, prober: Prober) -> dict[str, int]:
+    """:func:`data_common.train` with the gate's sampled actions, and a probe (then gate steps)
+    every ``--probe-every`` steps in the first ``--probe-epochs`` epochs. Returns images per action."""
     gen = torch.Generator().manual_seed(args.seed + 17)
-    full_choice = torch.full((bs,), ACTIONS.index(1.0))
-    timer, step = Timer(), 0
-    for epoch in range(args.epochs):
-        model.train()
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(args.seed * 1000 + epoch))
-        total, counts = 0.0, torch.zeros(len(ACTIONS))
-        for k in range(n // bs):
-            idx = perm[k * bs:(k + 1) * bs]
-            images, masks = split.batch(idx, epoch)
-            probe_now = prober is not None and step % args.probe_every == 0 and epoch < args.probe_epochs
-            if gate is None:
-                choice = full_choice
-                loss = per_image_loss(model(images), masks).mean()
-            else:
-                with torch.no_grad():
-                    sample, probs = gate.sample(split.features[idx], tau=1.0, generator=gen, explore=args.explore)
-                choice = sample.argmax(1)
-                loss = mixed_scale_loss(model, images, masks, choice, gate.loss_weights(sample, probs), ACTIONS)
-            if loss.requires_grad:
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-            sched.step()
-            if probe_now:
-                prober.probe(model, images[:args.probe_images], masks[:args.probe_images],
-                             split.features[idx[:args.probe_images]])
-            if cost is not None:
-                cost.record_step(choice, probe_images=args.probe_images if probe_now else 0,
-                                 probe_scales=(1.0,) if args.regret == "labels" else (0.5, 0.75, 1.0))
-            counts += torch.bincount(choice, minlength=len(ACTIONS))
-            total += float(loss.detach())
-            step += 1
-        if cost is not None:
-            cost.end_epoch()
-        mix = " ".join(f"{a}:{int(c)}" for a, c in zip(ACTIONS, counts))
-        log(f"{'gated' if gate else 'full '} epoch {epoch + 1}/{args.epochs} loss {total / (n // bs):.4f} "
-            f"[{mix}] {timer():.0f}s")
+
+    def choose(idx):
+        with torch.no_grad():
+            sample, probs = gate.sample(split.features[idx], tau=1.0, generator=gen, explore=args.explore)
+        return sample.argmax(1), gate.loss_weights(sample, probs)
+
+    def probe(t, epoch, idx, images, masks):
+        if t % args.probe_every == 0 and epoch < args.probe_epochs:
+            k = args.probe_images
+            prober.probe(model, images[:k], masks[:k], split.features[idx[:k]])
+
+    return train(model, split, args.epochs, args.batch, args.lr, args.seed, ACTIONS, choose, probe, name="gated ")
+
+
+def training_cost(model, size, images: dict[str, int], probe_images: int, args) -> dict:
+    """:func:`work_costs` on ``args.target`` of ``images`` trained per action and ``probe_images``
+    probed images (forward passes at ``PROBE_SCALES[args.regret]``): ``{macs, dram_bytes, energy_j,
+    latency_s, per_work: {action or "probe": ...}, images: per action, probe_images, target}``."""
+    work = [Work(key, float(key), n, True) for key, n in images.items() if key != "drop"]
+    work += [Work("probe", s, probe_images, False) for s in PROBE_SCALES[args.regret]]
+    cost = work_costs(model, size, work, [args.target])[args.target]
+    return {**cost, "images": dict(images), "probe_images": int(probe_images), "target": args.target}
+
+
+def relative_train_cost(model, size, target: str) -> torch.Tensor:
+    """Training MACs of one image per action divided by one at full resolution (the gate's ``train_cost``)."""
+    per = work_costs(model, size, [Work(action_key(a), float(a), 1, True) for a in ACTIONS if a != "drop"],
+                     [target])[target]["per_work"]
+    full = per[action_key(1.0)]["macs"]
+    return torch.tensor([0.0 if a == "drop" else per[action_key(a)]["macs"] / full for a in ACTIONS])
 
 
 def evaluate(model, val: Split, num_classes: int) -> dict:
@@ -148,21 +144,21 @@ def main() -> None:
 
     full_model, arch = baseline_net(args.family, num_classes, args.width, args.seed)
     gated_model, _ = baseline_net(args.family, num_classes, args.width, args.seed)
-    full_cost = TrainingCost(full_model, size, ACTIONS, target=args.target)
-    gated_cost = TrainingCost(gated_model, size, ACTIONS, target=args.target)
-    train_cost = gated_cost.relative_cost("macs").float()
+    train_cost = relative_train_cost(gated_model, size, args.target).float()
     print(f"data + profiles ready {timer():.0f}s; relative training MACs per action {train_cost.tolist()}")
 
     t = Timer()
-    train(full_model, train_split, args, cost=full_cost)
+    full_images = train(full_model, train_split, args.epochs, args.batch, args.lr, args.seed, ACTIONS, name="full  ")
     full_wall = t()
     torch.manual_seed(args.seed + 1)
     gate = DataGate(train_split.features.shape[1], ACTIONS, hidden=16)
     gate.fit_normalization(train_split.features)
     prober = Prober(gate, train_cost, args.lambda_train, args.gate_lr, args.buffer, args.gate_steps, args.regret)
     t = Timer()
-    train(gated_model, train_split, args, gate=gate, prober=prober, cost=gated_cost)
+    gated_images = train_gated(gated_model, train_split, args, gate, prober)
     gated_wall = t()
+    full_cost = training_cost(full_model, size, full_images, 0, args)
+    gated_cost = training_cost(gated_model, size, gated_images, prober.images, args)
 
     with torch.no_grad():
         chosen = gate.choose(train_split.features)
@@ -171,8 +167,8 @@ def main() -> None:
     result = {
         "machine": machine(), "command": " ".join([".venv/bin/python", *sys.argv]), "args": vars(args),
         "wall_s": timer(),
-        "full": {**evaluate(full_model, val, num_classes), "training": full_cost.to_dict(), "wall_s": full_wall},
-        "gated": {**evaluate(gated_model, val, num_classes), "training": gated_cost.to_dict(), "wall_s": gated_wall,
+        "full": {**evaluate(full_model, val, num_classes), "training": full_cost, "wall_s": full_wall},
+        "gated": {**evaluate(gated_model, val, num_classes), "training": gated_cost, "wall_s": gated_wall,
                   "gate": gate.to_dict(),
                   "chosen_histogram_train": {str(a): int((chosen == k).sum()) for k, a in enumerate(ACTIONS)},
                   "spearman_train": float(spearmanr(train_split.score, scales[chosen])[0]),
@@ -182,11 +178,9 @@ def main() -> None:
     g, f = result["gated"], result["full"]
     result["goals"] = {
         "spearman": (g["spearman_train"], g["spearman_train"] >= 0.5),
-        "training_macs_vs_full": (g["training"]["total"]["macs"]["total"] / f["training"]["total"]["macs"]["total"],
-                                  g["training"]["total"]["macs"]["total"] <= 0.6 * f["training"]["total"]["macs"]["total"]),
+        "training_macs_vs_full": (g["training"]["macs"] / f["training"]["macs"],
+                                  g["training"]["macs"] <= 0.6 * f["training"]["macs"]),
         "miou_delta_points": (100 * (g["miou"] - f["miou"]), g["miou"] >= f["miou"] - 0.01)}
-    for run in ("full", "gated"):
-        result[run]["training"].pop("epochs")  # per-epoch detail: printed below, not in the summary
     print(json.dumps(result, indent=1, default=str))
     if args.out:
         with open(args.out, "w") as fh:
@@ -195,7 +189,7 @@ def main() -> None:
 
 def report(r: dict) -> str:
     a, g, f = r["args"], r["gated"], r["full"]
-    gm, fm = g["training"]["total"], f["training"]["total"]
+    gm, fm = g["training"], f["training"]
     ok = lambda b: "met" if b else "MISSED"  # noqa: E731
     lines = [
         "# Learned data-slimming gates vs full-resolution training (network fixed)", "",
@@ -209,14 +203,14 @@ def report(r: dict) -> str:
         "| run | val mIoU (full-res eval) | mIoU by complexity quarter | training MACs | training energy (J) | wall (s) |",
         "|---|---|---|---|---|---|"]
     for name, run in (("full resolution", f), ("learned gates", g)):
-        t = run["training"]["total"]
+        t = run["training"]
         lines.append(f"| {name} | {100 * run['miou']:.2f} | {' / '.join(f'{100 * m:.1f}' for m in run['miou_by_quarter'])} | "
-                     f"{t['macs']['total']:.3e} | {t['energy_j']['total']:.1f} | {run['wall_s']:.0f} |")
+                     f"{t['macs']:.3e} | {t['energy_j']:.1f} | {run['wall_s']:.0f} |")
     imgs = gm["images"]
     lines += [
         "", "Gated run, images trained per action over all epochs: " +
         ", ".join(f"{k}: {v}" for k, v in imgs.items()) + f"; probe passes: {gm['probe_images']} images "
-        f"(MACs {gm['macs']['probe']:.3e}, {100 * gm['macs']['probe'] / fm['macs']['total']:.1f} % of full training).",
+        f"(MACs {gm['per_work']['probe']['macs']:.3e}, {100 * gm['per_work']['probe']['macs'] / fm['macs']:.1f} % of full training).",
         "Final gate decision on the train images: " + ", ".join(f"{k}: {v}" for k, v in g["chosen_histogram_train"].items()) +
         f"; Spearman(complexity score, chosen scale) train {g['spearman_train']:.3f}, val {g['spearman_val']:.3f}, "
         f"vs generator level {g['spearman_train_vs_level']:.3f}.", "",
@@ -227,7 +221,7 @@ def report(r: dict) -> str:
         f"| final mIoU within 1 point of full resolution | {r['goals']['miou_delta_points'][0]:+.2f} points "
         f"| {ok(r['goals']['miou_delta_points'][1])} |",
         "", f"Training energy (cost model, {a['target']}): gated / full = "
-        f"{gm['energy_j']['total'] / fm['energy_j']['total']:.3f}.", ""]
+        f"{gm['energy_j'] / fm['energy_j']:.3f}.", ""]
     return "\n".join(lines)
 
 

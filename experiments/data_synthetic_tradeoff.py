@@ -1,10 +1,11 @@
 """Is data slimming a real trade-off on the synthetic dataset?
 
 Trains a fixed baseline network on the synthetic train split (full resolution, standard
-random scale / crop / flip), then evaluates the validation split at full resolution and
-at 0.5x input (logits upsampled to the full-resolution labels). The validation images are
-split into quarters by complexity score (:func:`search.data.complexity_score`). Goal: the
-most complex quarter loses at least twice as much mIoU at 0.5x as the simplest quarter.
+random scale / crop / flip; :func:`data_common.train`, the engine's loop and weight step),
+then evaluates the validation split at full resolution and at 0.5x input (logits upsampled
+to the full-resolution labels). The validation images are split into quarters by complexity
+score (:func:`search.data.complexity_score`). Goal: the most complex quarter loses at least
+twice as much mIoU at 0.5x as the simplest quarter.
 
     .venv/bin/python experiments/data_synthetic_tradeoff.py            # ~10 min on 2 CPU cores
     .venv/bin/python experiments/data_synthetic_tradeoff.py --quick    # a smoke run
@@ -13,34 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import tempfile
 
 import torch
 
-from data_common import Split, Timer, baseline_net, machine, miou_of, per_image_confusion, quartiles
-from supernet.gates import per_image_loss
-
-
-def train(model, split: Split, epochs: int, batch_size: int, lr: float, seed: int, log=print) -> None:
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=1e-4)
-    n = len(split.images)
-    steps = epochs * (n // batch_size)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps)))
-    timer = Timer()
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed * 1000 + epoch))
-        total = 0.0
-        for k in range(n // batch_size):
-            images, masks = split.batch(perm[k * batch_size:(k + 1) * batch_size], epoch)
-            loss = per_image_loss(model(images), masks).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += float(loss.detach())
-        log(f"epoch {epoch + 1}/{epochs}  loss {total / (n // batch_size):.4f}  {timer():.0f}s")
+from data_common import Split, Timer, baseline_net, machine, miou_of, per_image_confusion, quartiles, train
 
 
 def main() -> None:
@@ -70,7 +48,7 @@ def main() -> None:
     model, arch = baseline_net(args.family, num_classes, args.width, args.seed)
     print(f"data ready {timer():.0f}s; {args.family} width {args.width}: "
           f"{sum(p.numel() for p in model.parameters())} parameters")
-    train(model, train_split, args.epochs, args.batch, args.lr, args.seed)
+    train(model, train_split, args.epochs, args.batch, args.lr, args.seed)  # full resolution
     cms = {s: per_image_confusion(model, val, s, num_classes) for s in (1.0, 0.5)}
     rows = []
     for name, key in (("complexity score", val.score), ("generator level", val.level)):

@@ -1,9 +1,11 @@
-"""search/costs.py: inference and training cost of a fixed net on every target."""
+"""search/report/costs.py: inference and training cost of a fixed net on every target, and
+work_costs (the one accounting: training steps per action scale, probes as forward passes)."""
 import pytest
 from torch import nn
 
 import cost_models
-from search.report.costs import Deployed, inference_costs, training_costs
+from search.report import costs
+from search.report.costs import Deployed, Work, inference_costs, training_costs, work_costs
 
 
 def net():
@@ -25,3 +27,52 @@ def test_training_cost_counts_kept_images_only():
     assert 3 * one["energy_j"] < mixed["energy_j"] < 5 * one["energy_j"]
     train_one = cost_models.profile(Deployed(net(), (32, 64)), (1, 3, 32, 64), "jetson_tx2", training=True)
     assert one["macs"] == pytest.approx(train_one.macs)
+
+
+def conv():
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 4, 1))
+
+
+def test_work_costs_profiles_each_scale_and_mode_once(monkeypatch):
+    calls = []
+    real = cost_models.profile
+
+    def counting(model, shape, target, training):
+        calls.append((tuple(shape), training))
+        return real(model, shape, target=target, training=training)
+
+    monkeypatch.setattr(costs.cost_models, "profile", counting)
+    work = [Work("0.5", 0.5, 2, True), Work("1.0", 1.0, 1, True), Work("0.5", 0.5, 3, True),
+            Work("probe", 1.0, 4, False), Work("probe", 0.5, 4, False)]
+    work_costs(conv(), (16, 32), work, ["jetson_tx2"])
+    assert sorted(calls) == sorted([((1, 3, 8, 16), True), ((1, 3, 16, 32), True),
+                                    ((1, 3, 16, 32), False), ((1, 3, 8, 16), False)])
+
+
+def test_work_costs_adds_up_per_action_and_probes():
+    size, t = (16, 32), "jetson_tx2"
+    one = {(s, tr): work_costs(conv(), size, [Work("x", s, 1, tr)], [t])[t]
+           for s in (0.5, 0.75, 1.0) for tr in (True, False)}
+    work = [Work("drop", 0.0, 5, True), Work("0.5", 0.5, 1, True), Work("0.75", 0.75, 1, True),
+            Work("1.0", 1.0, 1, True), Work("1.0", 1.0, 2, True),
+            Work("probe", 0.5, 2, False), Work("probe", 1.0, 2, False)]
+    got = work_costs(conv(), size, work, [t])[t]
+    per = got["per_work"]
+    assert got["images"] == 5  # trained images; dropped ones and probes are not counted
+    assert per["drop"] == {"images": 5, "macs": 0.0, "dram_bytes": 0.0, "energy_j": 0.0, "latency_s": 0.0}
+    assert per["1.0"]["images"] == 3 and per["1.0"]["macs"] == pytest.approx(3 * one[(1.0, True)]["macs"])
+    assert per["probe"]["images"] == 4
+    assert per["probe"]["energy_j"] == pytest.approx(2 * (one[(0.5, False)]["energy_j"] + one[(1.0, False)]["energy_j"]))
+    for k in ("macs", "energy_j", "dram_bytes", "latency_s"):
+        assert got[k] == pytest.approx(sum(p[k] for p in per.values()))
+    assert one[(1.0, False)]["macs"] < one[(1.0, True)]["macs"]  # a probe is a forward, not a training step
+
+
+def test_training_step_cost_scales_with_pixels_and_charges_the_upsampling():
+    t = "jetson_tx2"
+    per = work_costs(conv(), (16, 32), [Work(str(s), s, 1, True) for s in (0.5, 0.75, 1.0)], [t])[t]["per_work"]
+    rel = [per[str(s)]["macs"] / per["1.0"]["macs"] for s in (0.5, 0.75, 1.0)]
+    assert rel == pytest.approx([0.25, 0.5625, 1.0], rel=1e-6)
+    own = cost_models.profile(conv(), (1, 3, 8, 16), target=t, training=True)
+    assert per["0.5"]["macs"] == own.macs             # resizing the logits is not a MAC ...
+    assert per["0.5"]["energy_j"] > own.energy_j      # ... but it costs energy on top of the network's
