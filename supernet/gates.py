@@ -12,7 +12,6 @@ is charged for the detail it lost.
   current network on a probe batch, or (:func:`label_regret`) by the detail the labels lose.
 * :func:`gate_objective`: ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_k)``; "drop
   everything" never minimises it.
-* :func:`group_by_action` / :func:`mixed_scale_loss`: one forward per resolution in a mixed batch.
 * :class:`InferenceResolution`: logits ``rho`` over the deployment input scale.
 
 >>> import torch
@@ -23,7 +22,7 @@ is charged for the detail it lost.
 """
 from __future__ import annotations
 
-from typing import Callable, NamedTuple, Sequence, Union
+from typing import Callable, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -269,46 +268,6 @@ def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Se
         model.train(was_training)
     columns = iter(lost.unbind(1))
     return torch.stack([full / mean if a == "drop" else next(columns) for a in actions], dim=1)
-
-
-class ActionGroup(NamedTuple):
-    action: int       # index into the gate's actions
-    scale: float
-    index: Tensor     # positions in the batch
-    images: Tensor    # resized to ``scale``
-    masks: Tensor     # full resolution
-
-
-def group_by_action(images: Tensor, masks: Tensor, choice: Tensor,
-                    actions: Sequence[Action] = DEFAULT_ACTIONS) -> list[ActionGroup]:
-    """Split a batch into one sub-batch per kept action (drop and empty groups are left out).
-
-    ``choice`` is (N,) action indices or (N, K) one-hot / probabilities (argmax is taken).
-    """
-    actions = parse_actions(actions)
-    idx = choice.argmax(-1) if choice.dim() == 2 else choice
-    groups = []
-    for k, a in enumerate(actions):
-        sel = (idx == k).nonzero().flatten()
-        if a == "drop" or len(sel) == 0:
-            continue
-        groups.append(ActionGroup(k, float(a), sel, resize_images(images[sel], float(a)), masks[sel]))
-    return groups
-
-
-def mixed_scale_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, weights: Tensor,
-                     actions: Sequence[Action] = DEFAULT_ACTIONS, loss_fn: LossFn = per_image_loss) -> Tensor:
-    """The W loss of a mixed-resolution batch: one forward per action group, logits upsampled
-    to the full-resolution labels, ``sum_i weights_i * loss_i / number kept`` (0 if all dropped).
-
-    (The search's loss, ``search.gated.gated_loss``, runs every group in one call for DDP.)"""
-    total = images.new_zeros(())
-    kept = 0
-    for g in group_by_action(images, masks, choice, actions):
-        logits = upsample_logits(model(g.images), g.masks.shape[-2:])
-        total = total + (loss_fn(logits, g.masks) * weights[g.index]).sum()
-        kept += len(g.index)
-    return total / max(kept, 1)
 
 
 class InferenceResolution(nn.Module):

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from supernet.gates import (DataGate, InferenceResolution, estimate_regret, gate_objective, gate_sample,
-                            group_by_action, label_regret, mixed_scale_loss, parse_actions, per_image_loss)
+                            label_regret, parse_actions, per_image_loss)
 
 COST = torch.tensor([0.0, 0.25, 0.5625, 1.0])  # drop, 0.5, 0.75, 1.0
 
@@ -154,28 +154,6 @@ def test_label_reference_ignores_the_network_except_for_drop():
     assert a[:, 0].mean() == pytest.approx(1.0) and not torch.allclose(a[:, 0], b[:, 0])
     with pytest.raises(ValueError, match="regret reference 'pixels'"):
         estimate_regret(ToySeg(), images, masks, actions, reference="pixels")
-
-
-@torch.no_grad()
-def test_group_by_action_and_mixed_scale_loss():
-    torch.manual_seed(0)
-    model = ToySeg().eval()
-    images, masks = torch.rand(5, 3, 16, 24), torch.randint(0, 3, (5, 16, 24))
-    choice = torch.tensor([0, 1, 3, 1, 2])
-    groups = group_by_action(images, masks, choice)
-    assert [(g.action, g.scale, g.index.tolist()) for g in groups] == [(1, 0.5, [1, 3]), (2, 0.75, [4]), (3, 1.0, [2])]
-    assert [tuple(g.images.shape[-2:]) for g in groups] == [(8, 12), (12, 18), (16, 24)]
-    assert all(g.masks.shape[-2:] == (16, 24) for g in groups)
-    assert len(group_by_action(images, masks, torch.nn.functional.one_hot(choice, 4))) == 3
-    weights = torch.tensor([0.0, 1.0, 2.0, 1.0, 0.5])
-    loss = mixed_scale_loss(model, images, masks, choice, weights)
-    manual = 0.0
-    for i, s in zip([1, 3, 4, 2], [0.5, 0.5, 0.75, 1.0]):
-        x = torch.nn.functional.interpolate(images[i:i + 1], scale_factor=s, mode="bilinear", antialias=s < 1) if s < 1 else images[i:i + 1]
-        logits = torch.nn.functional.interpolate(model(x), size=(16, 24), mode="bilinear")
-        manual += weights[i] * per_image_loss(logits, masks[i:i + 1])[0]
-    assert loss.item() == pytest.approx(float(manual) / 4, rel=1e-5)
-    assert mixed_scale_loss(model, images, masks, torch.zeros(5, dtype=torch.long), weights).item() == 0
 
 
 def test_inference_resolution():
