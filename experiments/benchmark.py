@@ -12,7 +12,8 @@ resumed, not redone. ``--sweep`` adds the lambda_inf sweep against the uniform-w
 ``search.target_cost=null`` so lambda_inf applies); ``--quick`` is a smoke run of the script (a few
 steps per phase, output in experiments/results/benchmark_quick/), not a result.
 
-Time (estimated from a timed reduced run, see ESTIMATE): about 87 minutes for 3 families x 3 seeds.
+The configs are sized for about 75 minutes for 3 families x 3 seeds with --jobs 2 on 2 cores; the
+measured wall time is written into benchmark.md.
 
     .venv/bin/python experiments/benchmark.py --seeds 0,1,2 --jobs 2             # the benchmark
     .venv/bin/python experiments/benchmark.py --quick                            # smoke run
@@ -43,15 +44,6 @@ NO_GATE = "derived_no_gate"  # the derived arch retrained with train.data_gates=
 GOALS = {"training_energy_max": 0.6, "training_wall_max": 0.8, "inference_energy_max": 0.6, "miou_drop_max": 0.005}
 QUICK = ["search.warmup_steps=2", "search.steps=4", "train.steps=10", "search.arch_every=1", "data.num_train=32", "data.num_val=16",
          "data.num_test=16", "run.log_every=2"]
-# measured: see the module docstring and ESTIMATE below
-ESTIMATE = ("about 87 minutes for 3 families x 3 seeds (every baseline and the no-gate run, --jobs 2) on this "
-            "2-core machine with nothing else running: a timed deeplabv3plus run at reduced size (search 10+30 steps, "
-            "train 100 steps, all baselines but random) took 175 s of CPU time (one thread); with a search step "
-            "costing about two training steps, that is 0.21 s per training-step unit, so one (family, seed) at "
-            "40+160 search steps x 3 searches and 550 training steps x 8 trainings is ~1170 s, 9 of them on 2 "
-            "cores ~87 min")
-
-
 def sh(cmd: list[str], log: Path) -> float:
     """Run ``cmd`` from the repository root, its output appended to ``log``; returns wall seconds."""
     t0 = time.perf_counter()
