@@ -179,7 +179,8 @@ def _onnx_translations() -> dict[Any, Any]:
         return op.CastLike(pooled, x)
 
     aten = torch.ops.aten
-    return {aten.adaptive_avg_pool2d.default: adaptive_avg_pool2d, aten._adaptive_avg_pool2d.default: adaptive_avg_pool2d}
+    return {aten.adaptive_avg_pool2d.default: adaptive_avg_pool2d,
+            aten._adaptive_avg_pool2d.default: adaptive_avg_pool2d}
 
 
 def export_onnx(program: torch.export.ExportedProgram, path: str | os.PathLike, example_input: Tensor,
