@@ -27,6 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="write the outputs into this directory (default RUN_DIR)")
     parser.add_argument("--force", action="store_true",
                         help="replace existing outputs (in RUN_DIR: the retrained derived.pt of a finished run)")
+    parser.add_argument("--no-onnx", action="store_true", help="skip derived.onnx (the slowest export)")
     parser.add_argument("--no-resize", action="store_true",
                         help="export the network alone: the caller resizes images to the inference scale "
                              "(default: derived.pt2/.onnx take native-resolution images and resize inside)")
@@ -69,8 +70,8 @@ def check_outputs(run_dir: Path, out: Path, edited: bool, force: bool) -> None:
 def derived_arch(run_dir: Path, arch_path: Path | None, native_size: list[int],
                  resize_in_model: bool) -> tuple[dict[str, Any], list[str]]:
     """The arch to derive, consistent with itself: ``layers`` regenerated from the choices, ``input``
-    at the run's size unless the file gives one, ``metrics`` dropped (these weights were not evaluated)
-    and ``cost`` dropped when the network differs from the searched one."""
+    at the run's image size (``native_size``) unless an edited arch changed it, ``metrics`` dropped
+    (these weights were not evaluated) and ``cost`` dropped when the network differs from the searched one."""
     searched = _read_json(run_dir / "arch.json")
     raw = _read_json(arch_path) if arch_path is not None else dict(searched)
     notes = []
@@ -84,15 +85,19 @@ def derived_arch(run_dir: Path, arch_path: Path | None, native_size: list[int],
         notes.append("cost dropped: it was computed for another network or computation "
                      "(python -m search cost gives the edited one's)")
     given = raw.get("input") if isinstance(raw.get("input"), dict) else {}
-    raw["input"] = {**given, "native_size": given.get("native_size", native_size), "resize_in_model": resize_in_model}
+    searched_input = searched.get("input") if isinstance(searched.get("input"), dict) else {}
+    edited_size = arch_path is not None and given.get("native_size", native_size) != searched_input.get(
+        "native_size", native_size)  # the user changed it: keep theirs
+    raw["input"] = {**given, "native_size": given["native_size"] if edited_size else native_size,
+                    "resize_in_model": resize_in_model}
     where = str(arch_path or run_dir / "arch.json")
     return supernet.arch.validate_arch(raw, where=where, with_layers=True), notes
 
 
 def derive_run(run_dir: Path, arch_path: Path | None = None, out: Path | None = None, force: bool = False,
-               resize_in_model: bool = True) -> tuple[ExportResult, list[str]]:
-    """Write ``arch.json``, ``derived.pt``, ``derived.pt2`` and ``derived.onnx`` (when onnx is
-    installed) into ``out`` (default ``run_dir``); returns what was written and notes."""
+               resize_in_model: bool = True, onnx: bool = True) -> tuple[ExportResult, list[str]]:
+    """Write ``arch.json``, ``derived.pt``, ``derived.pt2`` and (``onnx``, when onnx is installed)
+    ``derived.onnx`` into ``out`` (default ``run_dir``); returns what was written and notes."""
     out = out or run_dir
     check_outputs(run_dir, out, arch_path is not None, force)
     cfg = load_config(run_dir / "config.yaml")
@@ -105,12 +110,17 @@ def derive_run(run_dir: Path, arch_path: Path | None = None, out: Path | None = 
         raise UserError(f"{run_dir / SEARCH_CHECKPOINT} does not fit the arch's supernet: {err}") from None
     model = net.derive(arch).eval()
     supernet.save_arch(arch, out / "arch.json")
-    result = save_derived(model, arch, out / "derived.pt", out / "derived.pt2", path_onnx=out / "derived.onnx")
+    result = save_derived(model, arch, out / "derived.pt", out / "derived.pt2",
+                          path_onnx=out / "derived.onnx" if onnx else None)
+    stale = out / "derived.onnx"
+    if result.onnx is None and stale.exists():  # it would describe the network derive just replaced
+        stale.unlink()
+        notes.append(f"removed {stale}: it described the previous network")
     return result, notes + result.notes
 
 
 def main(args: argparse.Namespace) -> int:
-    result, notes = derive_run(args.run_dir, args.arch, args.out, args.force, not args.no_resize)
+    result, notes = derive_run(args.run_dir, args.arch, args.out, args.force, not args.no_resize, not args.no_onnx)
     for note in notes:
         print(f"note: {note}")
     written = [p for p in (result.pt.parent / "arch.json", result.pt, result.pt2, result.onnx) if p is not None]
