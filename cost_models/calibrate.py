@@ -366,6 +366,9 @@ def check_writable(path: str | Path) -> Path:
         raise ValueError(f"{path}: expected a .yaml file")
     if path.is_dir():
         raise ValueError(f"{path} is a directory; expected a .yaml file")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"{blocking} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
     probe = path.with_name(f".{path.name}.probe")
     probe.write_text("")
