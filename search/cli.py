@@ -11,7 +11,7 @@ import sys
 from .errors import UserError
 
 # command name -> module under search.commands; the order is the order of --help
-COMMANDS = ["run", "search", "derive", "train", "eval", "compare", "sweep", "cost", "targets", "calibrate"]
+COMMANDS = ["run", "search", "derive", "train", "eval", "compare", "sweep", "cost", "targets", "calibrate", "measure"]
 
 
 def _available() -> dict[str, object]:

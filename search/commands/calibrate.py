@@ -1,4 +1,4 @@
-"""``python -m search calibrate``: measure this CPU and write its ``host_cpu`` target (to a cache, not the repository)."""
+"""``python -m search calibrate``: measure this CPU and write its ``host_cpu`` target (to a cache, not the repo)."""
 from __future__ import annotations
 
 import argparse
