@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
     lines = [f"# GPU smoke test on {gpu}", "",
              f"{time.perf_counter() - started:.0f} s; torch {torch.__version__}, CUDA {torch.version.cuda}; "
              f"predictions on target `{args.target}`; command: `{' '.join(sys.argv)}`", "",
-             "| family | file | batch | measured (ms) | predicted (ms) | error | note |", "|---|---|---|---|---|---|---|"]
+             "| family | file | batch | measured (ms) | predicted (ms) | error | note |",
+             "|---|---|---|---|---|---|---|"]
     for family, name, batch, measured, predicted, note in rows:
         if measured is None:
             lines.append(f"| {family} | {name} | {batch} | | | | {note} |")
