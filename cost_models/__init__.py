@@ -12,7 +12,11 @@ from .profile import Report, profile
 from .target import Target, TargetError, list_targets, load_target
 from .units import UnitError
 
-__all__ = ["Cost", "FREE_OPS", "OP_HANDLERS", "ProfileError", "Report", "Target", "TargetError", "UnitError",
-           "Work", "activation_work", "batchnorm_work", "binary_work", "build_graph", "concat_work",
-           "conv2d_work", "elementwise_work", "layer_cost", "linear_work", "list_targets", "load_target",
-           "pool_work", "profile", "resize_work"]
+#: bump when a formula, an op mapping or the latency model changes the numbers ``profile`` returns;
+#: arch.json's ``cost`` block records it (``cost_model_version``)
+COST_MODEL_VERSION = 1
+
+__all__ = ["COST_MODEL_VERSION", "Cost", "FREE_OPS", "OP_HANDLERS", "ProfileError", "Report", "Target",
+           "TargetError", "UnitError", "Work", "activation_work", "batchnorm_work", "binary_work", "build_graph",
+           "concat_work", "conv2d_work", "elementwise_work", "layer_cost", "linear_work", "list_targets",
+           "load_target", "pool_work", "profile", "resize_work"]

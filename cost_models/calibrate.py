@@ -26,8 +26,12 @@ back to the OS after every op (PyTorch's CPU tuning guide does the same with jem
 tcmalloc): otherwise page faults on fresh outputs add erratic time that no layer model can
 predict. Call :func:`tune_allocator` before timing networks against this target.
 
+The result goes to this machine's cache (:func:`cost_models.target.calibrated_path`), never
+over the tracked ``targets/host_cpu.yaml``; ``load_target("host_cpu")`` then reads it.
+
 >>> cal = calibrate(threads=1, quick=True)      # doctest: +SKIP
->>> write_target(cal, "cost_models/targets/host_cpu.yaml")  # doctest: +SKIP
+>>> write_target(cal)                            # doctest: +SKIP
+PosixPath('/home/me/.cache/cosearch/targets/host_cpu.yaml')
 """
 from __future__ import annotations
 
@@ -51,7 +55,7 @@ from torch import nn
 
 from .formulas import (Work, activation_work, batchnorm_work, binary_work, concat_work, conv2d_work, layer_cost,
                        pool_work, resize_work)
-from .target import TARGETS_DIR, Target
+from .target import Target, calibrated_path
 
 # (c_in, c_out, kernel, groups, size, stride): channel counts in multiples of 16 (the vector
 # width the kernels block channels by) and sizes unlike the usual network shapes, so that a
@@ -354,9 +358,34 @@ def target_yaml(cal: Calibration, command: str | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_target(cal: Calibration, path: str | Path | None = None) -> Path:
-    """Write :func:`target_yaml` to ``path`` (default: the built-in ``targets/host_cpu.yaml``)."""
-    path = Path(path) if path is not None else TARGETS_DIR / "host_cpu.yaml"
+def check_writable(path: str | Path) -> Path:
+    """``path`` as a yaml file that can be written (its folder made if missing); else ``OSError``/``ValueError``
+    naming it. Run before the benchmark, so a bad ``--out`` fails in a second, not after it."""
+    path = Path(path)
+    if path.suffix not in (".yaml", ".yml"):
+        raise ValueError(f"{path}: expected a .yaml file")
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; expected a .yaml file")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise ValueError(f"{blocking} is a file, not a folder")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(target_yaml(cal))
+    probe = path.with_name(f".{path.name}.probe")
+    probe.write_text("")
+    probe.unlink()
+    if path.exists() and not os.access(path, os.W_OK):
+        raise PermissionError(f"{path} is not writable")
+    return path
+
+
+def write_target(cal: Calibration, path: str | Path | None = None, command: str | None = None) -> Path:
+    """Write :func:`target_yaml` to ``path`` (default: :func:`~cost_models.target.calibrated_path`,
+    this machine's cache) through a temporary file renamed over it."""
+    path = check_writable(path if path is not None else calibrated_path("host_cpu"))
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    try:
+        tmp.write_text(target_yaml(cal, command))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
     return path

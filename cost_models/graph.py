@@ -158,13 +158,17 @@ def _window_pool(dims: int) -> Handler:
     def handler(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
         kernel = _arg(args, kwargs, 1, "kernel_size")
         window = kernel ** dims if isinstance(kernel, int) else math.prod(kernel)
-        return pool_work(args[0].numel(), _first_tensor(out).numel(), window), {"kernel_size": kernel}
+        attrs = {"kernel_size": kernel, "stride": _arg(args, kwargs, 2, "stride") or kernel,
+                 "padding": _arg(args, kwargs, 3, "padding", 0)}
+        return pool_work(args[0].numel(), _first_tensor(out).numel(), window), attrs
     return handler
 
 
 def _resize(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:
     mode = str(_arg(args, kwargs, 3, "mode", "nearest"))
-    return resize_work(args[0].numel(), _first_tensor(out).numel(), mode), {"mode": mode}
+    attrs = {"mode": mode, "align_corners": _arg(args, kwargs, 4, "align_corners"),
+             "antialias": bool(_arg(args, kwargs, 6, "antialias", False))}
+    return resize_work(args[0].numel(), _first_tensor(out).numel(), mode), attrs
 
 
 def _concat(args: tuple, kwargs: dict, out: Any) -> tuple[Work, dict]:

@@ -3,10 +3,16 @@
 >>> t = load_target("jetson_tx2")
 >>> t.peak_macs_per_s > 0
 True
+
+``host_cpu`` describes the machine at hand: ``python -m search calibrate`` writes its
+calibration to :func:`calibrated_path` (``$COSEARCH_CACHE/targets/host_cpu.yaml``, else
+``~/.cache/cosearch/targets/host_cpu.yaml``), and ``load_target("host_cpu")`` reads that file
+when it exists, the tracked ``targets/host_cpu.yaml`` (a reference machine) otherwise.
 """
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -15,6 +21,7 @@ from .units import UnitError, parse_quantity
 from .yamlfile import load_yaml_file
 
 TARGETS_DIR = Path(__file__).parent / "targets"
+CALIBRATED = ("host_cpu",)  # targets that `calibrate` measures on this machine
 KINDS = ("gpu", "cpu", "fpga", "asic")
 BYTES_PER_ELEMENT = {"fp32": 4, "fp16": 2, "bf16": 2, "int16": 2, "int8": 1}
 
@@ -78,18 +85,32 @@ _FIELD_OF = {"peak_macs_per_s": "compute.peak", "utilization": "compute.utilizat
              "intensity_half": "compute.intensity_half", "channel_block": "compute.channel_block"}
 
 
+def cache_dir() -> Path:
+    """Where calibrated targets live: ``$COSEARCH_CACHE/targets``, else ``~/.cache/cosearch/targets``."""
+    base = os.environ.get("COSEARCH_CACHE")
+    return (Path(base) if base else Path.home() / ".cache" / "cosearch") / "targets"
+
+
+def calibrated_path(name: str = "host_cpu") -> Path:
+    """The calibration file of target ``name`` on this machine (it may not exist yet)."""
+    return cache_dir() / f"{name}.yaml"
+
+
 def list_targets() -> list[str]:
     """Names of the built-in targets (``targets/*.yaml``), sorted."""
     return sorted(p.stem for p in TARGETS_DIR.glob("*.yaml"))
 
 
 def load_target(name_or_path: str | Path | Target) -> Target:
-    """A built-in target by name, or a yaml file by path."""
+    """A built-in target by name (``host_cpu``: this machine's calibration when there is one), or a
+    yaml file by path."""
     if isinstance(name_or_path, Target):
         return name_or_path
     path = Path(name_or_path)
     if path.suffix not in (".yaml", ".yml"):
         path = TARGETS_DIR / f"{name_or_path}.yaml"
+        if str(name_or_path) in CALIBRATED and calibrated_path(str(name_or_path)).is_file():
+            path = calibrated_path(str(name_or_path))
         if not path.is_file():
             raise TargetError(f"unknown target {str(name_or_path)!r}; built-in targets are "
                               f"{', '.join(list_targets())}, or give a path to a .yaml file")

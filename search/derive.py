@@ -66,7 +66,9 @@ def derive_arch(net: supernet.Supernet, res: InferenceResolution, gate: DataGate
     else:
         choices = net.argmax_choices() if rule == "argmax" else expected_choices(net)
     arch = make_arch(net.family, net.num_classes, {**choices, "data.inference_scale": scale}, net.space_options)
-    arch["data"] = {"inference_scale": scale, "resolution": res.to_dict(),
+    resolution = res.to_dict()  # its most likely scale; the arch's one inference scale is data.inference_scale
+    resolution["argmax_scale"] = resolution.pop("inference_scale")
+    arch["data"] = {"inference_scale": scale, "resolution": resolution,
                     "train_gate": gate_description(gate) if gate is not None else None}
     return arch
 

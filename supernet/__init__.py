@@ -20,7 +20,8 @@ Public API (other parts of cosearch rely on these names)::
     supernet.build_from_arch(arch_or_path)           # plain nn.Module, fresh weights
     supernet.arch.save_arch(arch, path); supernet.arch.load_arch(path)
     supernet.recalibrate_bn(model, batches)
-    supernet.export.save_derived(model, arch, "derived.pt", "derived.pt2", example_input)
+    supernet.export.save_derived(model, arch, "derived.pt", "derived.pt2", path_onnx="derived.onnx")
+    supernet.export.DeployedNet(model, inference_scale)   # native image -> scale -> net -> native logits
     supernet.scaled_size(512, 0.75)        # side length at an inference scale (as expected_cost uses)
     supernet.IGNORE_INDEX                  # 255, the label of ignored pixels
 

@@ -1,11 +1,14 @@
 """arch.json: the derived architecture, self-describing and validated (DESIGN.md §4).
 
-Fields: ``format`` ("cosearch-arch"), ``version`` (1), ``family``, ``num_classes``,
-``choices`` (every site of the family with its value; optionally ``data.inference_scale``)
-are required; ``space`` (the space options, default ``{"widest": 1.0, "width_fractions":
-[0.25, ..., 1.0]}``), ``layers`` (the derived net's convolutions, regenerated when missing,
-checked when present), ``data`` (``inference_scale``, ``train_gate``, ... for the data
-side), ``cost`` and ``metrics`` are optional. Any other field is an error.
+Fields: ``format`` ("cosearch-arch"), ``version`` (2; version 1 files are read and
+upgraded), ``family``, ``num_classes``, ``choices`` (every site of the family with its value;
+optionally ``data.inference_scale``) are required; ``space`` (the space options, default
+``{"widest": 1.0, "width_fractions": [0.25, ..., 1.0]}``), ``input`` (the input contract,
+:mod:`supernet.contract`), ``layers`` (every layer of the deployed computation at
+``input.native_size``, :func:`list_layers`; regenerated when missing, checked when present),
+``data`` (``inference_scale``, the one home of the inference scale, ``train_gate``, ... for
+the data side), ``cost`` (per target, with ``input_shape`` and ``cost_model_version``) and
+``metrics`` are optional. Any other field is an error. The schema: docs/arch-json.md.
 
 >>> arch = baseline_arch("pspnet", 5, width_mult=0.5)
 >>> arch["choices"]["backbone.stage4.width"], arch["choices"]["head.ppm.bin3"]
@@ -15,6 +18,7 @@ torch.Size([1, 5, 32, 32])
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
@@ -25,15 +29,17 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from .contract import single_inference_scale, validate_cost, validate_input
 from .families import FAMILIES, build_family
 from .files import atomic_write
 from .sites import KEEP_OPTIONS
 from . import space as _space
 from .space import ArchError, Space, keep_one_per_group
 
-FORMAT, VERSION = "cosearch-arch", 1
+FORMAT, VERSION = "cosearch-arch", 2
+READ_VERSIONS = (1, 2)
 REQUIRED = ("format", "version", "family", "num_classes", "choices")
-OPTIONAL = ("space", "layers", "data", "cost", "metrics")
+OPTIONAL = ("space", "input", "layers", "data", "cost", "metrics")
 #: choices that describe the data side, not a site of the network
 DATA_CHOICES = ("data.inference_scale",)
 #: the largest arch.json read (a derived network's file is a few KB)
@@ -99,16 +105,64 @@ def _check_scale(value: Any, what: str) -> None:
         raise ArchError(f"{what} must be a number in (0, 4], got {value!r}")
 
 
-def conv_layers(net: nn.Module) -> list[dict[str, Any]]:
-    """The ``layers`` list: every ``nn.Conv2d`` of ``net`` with its shape attributes."""
-    return [{"name": name, "op": "conv2d", "in": m.in_channels, "out": m.out_channels, "kernel": m.kernel_size[0],
-             "stride": m.stride[0], "dilation": m.dilation[0], "groups": m.groups}
-            for name, m in net.named_modules() if isinstance(m, nn.Conv2d)]
+def list_layers(family: str, num_classes: int, choices: Mapping[str, Any], space_options: Mapping[str, Any],
+                input_block: Mapping[str, Any], inference_scale: float = 1.0) -> list[dict[str, Any]]:
+    """The ``layers`` list: every layer of the deployed computation at ``input_block["native_size"]``.
+
+    Read from :func:`cost_models.build_graph` (one traced forward pass on the meta device) of
+    :class:`~supernet.deployed.DeployedNet` (or the bare network at the scaled size when
+    ``resize_in_model`` is false). Each entry: ``name`` (the network's module name;
+    ``resize_input`` / ``resize_output`` for the deployed resizes), ``op``, ``inputs`` (the
+    layers it reads, ``"input"`` for the image), ``input_shapes``, ``output_shape`` (N, C, H, W at
+    batch 1), ``attrs`` (kernel, stride, groups, resize mode, ...), ``macs`` and ``params``.
+    """
+    key = json.dumps([family, num_classes, dict(choices), dict(space_options), dict(input_block),
+                      float(inference_scale)], sort_keys=True)
+    return json.loads(_layers_json(key))
+
+
+@functools.lru_cache(maxsize=256)
+def _layers_json(key: str) -> str:
+    from cost_models.graph import build_graph  # noqa: PLC0415
+    from .deployed import DeployedNet  # noqa: PLC0415 (deployed imports supernet.supernet, which imports this)
+    from .supernet import scaled_size  # noqa: PLC0415
+
+    family, num_classes, choices, space_options, block, scale = json.loads(key)
+    net = build_network(family, num_classes, choices, space_options, device="meta")
+    h, w = block["native_size"]
+    if block["resize_in_model"]:
+        model, prefix = DeployedNet(net, scale), "net."
+    else:
+        model, prefix, h, w = net, "", scaled_size(h, scale), scaled_size(w, scale)
+    graph = build_graph(model, (1, 3, h, w))
+
+    def name(node: str) -> str:
+        return node[len(prefix):] if node.startswith(prefix) else node
+
+    layers = []
+    for node, data in graph.nodes(data=True):
+        work = data["work"]
+        layers.append({"name": name(node), "op": data["op"],
+                       "inputs": [name(p) for p in graph.predecessors(node)] or ["input"],
+                       "input_shapes": [list(s) for s in data["input_shapes"]],
+                       "output_shape": list(data["output_shape"]), "attrs": _json_safe(data["attrs"]),
+                       "macs": int(round(float(work.macs))), "params": int(round(float(work.params)))})
+    return json.dumps(layers)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, (bool, int, float, str)) or value is None:
+        return value
+    return str(value)
 
 
 def make_arch(family: str, num_classes: int, choices: Mapping[str, Any],
               space_options: Mapping[str, Any] | None = None, data: Mapping[str, Any] | None = None) -> dict:
-    """A complete, validated arch dict (``space`` normalised, ``layers`` filled in)."""
+    """A validated arch dict (``space`` normalised, ``input`` defaults; ``layers`` are added on saving)."""
     arch = {"format": FORMAT, "version": VERSION, "family": family, "num_classes": num_classes,
             "space": dict(space_options or {}), "choices": dict(choices)}
     if data is not None:
@@ -116,8 +170,11 @@ def make_arch(family: str, num_classes: int, choices: Mapping[str, Any],
     return validate_arch(arch)
 
 
-def validate_arch(arch: Any, where: str = "arch") -> dict:
-    """Check an arch dict against its family; returns it with ``space`` and ``layers`` filled in."""
+def validate_arch(arch: Any, where: str = "arch", with_layers: bool = False) -> dict:
+    """Check an arch dict against its family; returns it as version 2 with ``space``, ``input`` and
+    ``data.inference_scale`` filled in. ``layers`` are checked when present (version 2), and
+    added when ``with_layers`` (one traced forward pass, cached; :func:`save_arch` and
+    :func:`load_arch` ask for them)."""
     if not isinstance(arch, dict):
         raise ArchError(f"{where}: expected a JSON object, got {type(arch).__name__}")
     for key in REQUIRED:
@@ -128,12 +185,13 @@ def validate_arch(arch: Any, where: str = "arch") -> dict:
         raise ArchError(f"{where}: unknown field {extra[0]!r}; allowed: {', '.join(REQUIRED + OPTIONAL)}")
     if arch["format"] != FORMAT:
         raise ArchError(f"{where}: format is {arch['format']!r}, expected {FORMAT!r}")
-    if arch["version"] != VERSION or isinstance(arch["version"], bool):
-        raise ArchError(f"{where}: unsupported version {arch['version']!r}; this cosearch reads version {VERSION}")
+    if arch["version"] not in READ_VERSIONS or isinstance(arch["version"], bool):
+        raise ArchError(f"{where}: unsupported version {arch['version']!r}; this cosearch reads versions "
+                        f"{', '.join(map(str, READ_VERSIONS))}")
     if not isinstance(arch["family"], str) or arch["family"] not in FAMILIES:
         raise ArchError(f"{where}: unknown family {arch['family']!r}; known families: {', '.join(FAMILIES)}")
     for key, kind in (("choices", dict), ("space", dict), ("data", dict), ("cost", dict), ("metrics", dict),
-                      ("layers", list)):
+                      ("layers", list), ("input", dict)):
         if key in arch and not isinstance(arch[key], kind):
             raise ArchError(f"{where}: field {key!r} must be a JSON {'object' if kind is dict else 'array'}")
     data = arch.get("data", {})
@@ -142,24 +200,43 @@ def validate_arch(arch: Any, where: str = "arch") -> dict:
         if arch["choices"].get("data.inference_scale", data["inference_scale"]) != data["inference_scale"]:
             raise ArchError(f"{where}: choices['data.inference_scale'] and data.inference_scale differ")
     try:
-        net = build_network(arch["family"], arch["num_classes"], arch["choices"], arch.get("space"), device="meta")
+        build_network(arch["family"], arch["num_classes"], arch["choices"], arch.get("space"), device="meta")
     except ArchError as err:
         raise ArchError(f"{where}: {err}") from None
-    layers = conv_layers(net)
-    if "layers" in arch and arch["layers"] != layers:
+    out = _version2(arch, where)
+    check = arch["version"] >= 2 and "layers" in arch
+    if not (check or with_layers):
+        return out
+    layers = list_layers(out["family"], out["num_classes"], out["choices"], out["space"], out["input"],
+                         out["data"]["inference_scale"])
+    if check and arch["layers"] != layers:
         bad = next((i for i, (a, b) in enumerate(zip(arch["layers"], layers)) if a != b), min(len(layers),
                                                                                             len(arch["layers"])))
-        raise ArchError(f"{where}: field 'layers' does not match the network its choices describe (first "
-                        f"difference at entry {bad}); delete 'layers' to regenerate it")
-    out = dict(arch)
-    out["space"] = make_space(None, arch.get("space", {})).space_options()
+        raise ArchError(f"{where}: field 'layers' does not match the network its choices and input describe "
+                        f"(first difference at entry {bad}); delete 'layers' to regenerate it")
     out["layers"] = layers
+    return out
+
+
+def _version2(arch: dict, where: str) -> dict:
+    """``arch`` as version 2 (without ``layers``): space normalised, ``input`` filled in, the
+    inference scale in ``data.inference_scale`` only, ``cost`` checked. Version 1 files' conv-only
+    ``layers`` are dropped (regenerated)."""
+    out = {k: copy.deepcopy(v) for k, v in arch.items() if k != "layers"}
+    out["version"] = VERSION
+    out["space"] = make_space(None, arch.get("space", {})).space_options()
+    out["input"] = validate_input(arch.get("input"), f"{where}: input")
+    data = single_inference_scale(arch.get("data", {}), f"{where}: data")
+    data.setdefault("inference_scale", arch["choices"].get("data.inference_scale", 1.0))
+    out["data"] = data
+    if "cost" in arch:
+        validate_cost(arch["cost"], f"{where}: cost")
     return out
 
 
 def save_arch(arch: Mapping[str, Any], path: str | os.PathLike) -> None:
     """Validate and write ``arch`` as JSON (atomically: a temporary file renamed)."""
-    arch = validate_arch(dict(arch))
+    arch = validate_arch(dict(arch), with_layers=True)
     path = Path(path)
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(arch, indent=1) + "\n"))
 
@@ -178,7 +255,7 @@ def load_arch(path: str | os.PathLike) -> dict:
         raise ArchError(f"{path}: not valid JSON: {err}") from None
     except RecursionError:
         raise ArchError(f"{path}: not valid JSON: nested too deeply") from None
-    return validate_arch(arch, where=str(path))
+    return validate_arch(arch, where=str(path), with_layers=True)
 
 
 def build_from_arch(arch_or_path: Mapping[str, Any] | str | os.PathLike) -> nn.Module:

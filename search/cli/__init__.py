@@ -18,13 +18,14 @@ from search.errors import UserError
 COMMANDS = {
     "run": 'the whole pipeline: co-search, derive, retrain, evaluate, cost on every target, report',
     "search": 'co-search only: writes arch.json and checkpoints/search.pt (then: derive, or run --resume to retrain)',
-    "derive": 'derive the slim network of RUN_DIR/arch.json from the searched supernet: derived.pt, derived.pt2',
+    "derive": "derive the slim network of RUN_DIR/arch.json from the searched supernet: arch.json, derived.pt/.pt2/.onnx",
     "train": 'train a fixed network (an arch.json or a named baseline) with fresh weights, evaluate, cost, report; network_only and data_only run their own co-search first',
     "eval": 'evaluate RUN_DIR/derived.pt on a split at full-resolution labels (writes RUN_DIR/eval.json)',
     "compare": 'compare runs: a markdown table and Pareto plots (mIoU against inference and training energy)',
     "sweep": 'sweep search.lambda_inf (one run per value) and train uniform-width baselines: front vs curve',
     "cost": 'cost of an arch.json or a baseline network on a hardware target (MACs, DRAM, energy, latency)',
     "targets": 'list the hardware targets: kind, precision, peak, DRAM bandwidth, on-chip buffer, source file',
+    "measure": "measure the latency of derived.pt2 / derived.onnx (or a run's) and compare it with the cost model",
     "calibrate": 'calibrate the host_cpu target by a few-second micro-benchmark of torch on this CPU',
     "config": 'print the resolved config (a file or a run directory, defaults filled in, key=value applied) as YAML',
 }

@@ -5,19 +5,24 @@ import copy
 import time
 from typing import Any
 
-import torch
-
 import supernet
 from search.data.splits import Splits
 from search.derive import inference_scale
 from search.engine.session import Session
 from search.evaluate.evaluate import evaluate
-from search.report.costs import Work, full_network_reference, inference_costs, training_costs, work_costs
+from search.report.costs import (
+    Work,
+    full_network_reference,
+    inference_costs,
+    training_costs,
+    work_costs,
+)
 from search.report.report import build_report, run_entry
 from search.report.tensorboard import add_hparams, final_metrics
 from search.report.write import write_report_files
 from search.train.phase import make_trainer
 from search.train.trainer import recalibrate_at_scale
+from supernet.contract import cost_block
 from supernet.export import save_derived
 
 COST_KEYS = ("macs", "dram_bytes", "energy_j", "latency_s")
@@ -68,11 +73,14 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     full = full_network_reference(arch["family"], arch["num_classes"], arch.get("space"), test_size, splits.image_size,
                                   cfg.train.steps * cfg.data.batch_size, cfg.cost.targets,
                                   bn_images=bn_work[-1].images if cfg.train.recalibrate_bn else 0)
-    arch["cost"] = {t: {k: inference[t][k] for k in COST_KEYS} for t in cfg.cost.targets}
+    arch["input"] = {**arch.get("input", {}), "native_size": list(test_size)}
+    arch["cost"] = cost_block(inference, (1, 3, *test_size), COST_KEYS)
     arch["metrics"] = {"miou": metrics["miou"], "iou": metrics["iou"], "pixel_accuracy": metrics["pixel_accuracy"]}
     supernet.save_arch(arch, run.path / "arch.json")
-    example = torch.zeros(1, 3, *inference[cfg.cost.targets[0]]["input_shape"][2:])
-    save_derived(cpu_model, arch, run.path / "derived.pt", run.path / "derived.pt2", example)
+    exported = save_derived(cpu_model, arch, run.path / "derived.pt", run.path / "derived.pt2",  # ONNX: the derived net only
+                            path_onnx=run.path / "derived.onnx" if state["name"] == "derived" else None)
+    for note in exported.notes:
+        run.log(f"note: {note}")
     entry = run_entry(state["name"], metrics, inference, training, wall_s, inference_scale=scale,
                       search=state.get("search"), wall_phases=wall,
                       steps={**({"search": int(search["steps"])} if "steps" in search else {}), "train": trainer.step})

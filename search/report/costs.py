@@ -31,6 +31,7 @@ from torch import Tensor, nn
 import cost_models
 import supernet
 from supernet import scaled_size
+from supernet.deployed import DeployedNet
 
 TOTALS = ("macs", "params", "activations", "dram_bytes", "energy_j", "latency_s")
 WORK_KEYS = ("macs", "dram_bytes", "energy_j", "latency_s")   # the figures that add up over work and phases
@@ -68,10 +69,13 @@ def _profile(model: nn.Module, size: Sequence[int], scale: float, target: str, t
 
 
 def inference_costs(model: nn.Module, size: Sequence[int], scale: float, targets: Sequence[str]) -> dict[str, dict]:
-    """``{target: {macs, params, activations, dram_bytes, energy_j, latency_s, input_shape}}`` of one image."""
+    """``{target: {macs, params, activations, dram_bytes, energy_j, latency_s, input_shape}}`` of one image of
+    native ``size``: the deployed computation (``supernet.DeployedNet``: resize to the inference scale,
+    the network, logits back to the native size); ``input_shape`` is the network's own input."""
     out = {}
     for t in targets:
-        out[t] = _profile(model, size, scale, t, training=False)
+        rep = cost_models.profile(DeployedNet(model, scale), (1, 3, *size), target=t, training=False)
+        out[t] = {k: float(getattr(rep, k)) for k in TOTALS}
         out[t]["input_shape"] = [1, 3, scaled_size(size[0], scale), scaled_size(size[1], scale)]
     return out
 

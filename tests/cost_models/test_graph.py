@@ -128,7 +128,7 @@ def test_pooling_resize_and_linear():
     assert [g.nodes[n]["op"] for n in g.nodes] == ["max_pool2d", "adaptive_avg_pool2d", "interpolate", "linear"]
     assert float(g.nodes["0"]["work"].vector_ops) == 2 * 3 * 6 * 6 * 4  # a 2x2 window per output
     assert float(g.nodes["1"]["work"].vector_ops) == 2 * 3 * 6 * 6  # adaptive: each input once
-    assert g.nodes["2"]["attrs"] == {"mode": "bilinear"}
+    assert g.nodes["2"]["attrs"] == {"mode": "bilinear", "align_corners": None, "antialias": False}
     assert float(g.nodes["4"]["work"].macs) == 2 * 108 * 7
 
 

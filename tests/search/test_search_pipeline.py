@@ -20,7 +20,7 @@ from search.pipeline import run_pipeline
 
 ROOT = Path(__file__).resolve().parents[2]
 RUN_FILES = ["config.yaml", "log.txt", "metrics.jsonl", "checkpoints/last.pt", "checkpoints/search.pt",
-             "arch.json", "derived.pt", "derived.pt2", "report.json", "report.md", "pareto.png"]
+             "arch.json", "derived.pt", "derived.pt2", "derived.onnx", "report.json", "report.md", "pareto.png"]
 
 
 @pytest.fixture(scope="module")
@@ -72,16 +72,23 @@ def test_every_file_of_the_run_directory(reference):
     derived = torch.load(reference / "derived.pt", weights_only=True)
     model = supernet.build_from_arch(derived["arch"]).eval()
     model.load_state_dict(derived["state_dict"])
-    program = torch.export.load(reference / "derived.pt2")
-    shape = run["inference"]["jetson_tx2"]["input_shape"]
-    x = torch.rand(*shape)
-    assert torch.allclose(program.module()(x), model(x), atol=1e-5)
+    extra = {supernet.export.CONTRACT_FILE: ""}
+    program = torch.export.load(reference / "derived.pt2", extra_files=extra)
+    contract = json.loads(extra[supernet.export.CONTRACT_FILE])  # the deployed program: native image in
+    dynamic = contract["dynamic"]
+    size = (dynamic["height"], dynamic["width"]) if not dynamic["size"] else derived["arch"]["input"]["native_size"]
+    x = torch.rand(2, 3, *size)
+    with torch.no_grad():
+        want = supernet.export.deployed_model(model, derived["arch"])(x)
+    assert torch.allclose(program.module()(x), want, atol=1e-5)
 
 
 def test_derive_eval_train_compare_commands(reference, cache, tmp_path):
-    reference = Path(shutil.copytree(reference, tmp_path / "ref"))  # derive overwrites derived.pt
+    reference = Path(shutil.copytree(reference, tmp_path / "ref"))  # derive --force overwrites derived.pt
     before = (reference / "derived.pt").read_bytes()
-    code, stdout, _ = run_cli("derive", reference)
+    code, _, stderr = run_cli("derive", reference)
+    assert code == 2 and "derived.pt exists" in stderr  # the retrained weights are not replaced silently
+    code, stdout, _ = run_cli("derive", reference, "--force", "--no-onnx")
     assert code == 0 and "derived.pt2" in stdout
     assert (reference / "derived.pt").read_bytes() != before  # inherited supernet weights, not retrained
     code, stdout, _ = run_cli("eval", reference)

@@ -25,25 +25,29 @@ def test_baseline_picks_the_nearest_width(arch):
     assert arch["choices"]["data.inference_scale"] == arch["data"]["inference_scale"] == 0.75
     narrow = supernet.baseline_arch("deeplabv3plus", 4, width_mult=0.01)
     assert all(narrow["choices"][n] == min(o) for n, o in options.items() if o != (False, True))
-    macs = [sum(layer["in"] * layer["out"] // layer["groups"] for layer in
-                supernet.baseline_arch("pspnet", 4, width_mult=m)["layers"]) for m in (0.3, 0.45, 0.6, 0.8, 1.0)]
+    macs = [sum(layer["macs"] for layer in validate_arch(supernet.baseline_arch("pspnet", 4, width_mult=m),
+                                                          with_layers=True)["layers"])
+            for m in (0.3, 0.45, 0.6, 0.8, 1.0)]
     assert macs == sorted(macs) and len(set(macs)) == len(macs)
 
 
 def test_layers_describe_the_built_network(arch):
     net = supernet.build_from_arch(arch)
-    convs = [m for m in net.modules() if isinstance(m, torch.nn.Conv2d)]
-    assert [(l["in"], l["out"], l["groups"]) for l in arch["layers"]] == \
-           [(c.in_channels, c.out_channels, c.groups) for c in convs]
-    assert arch["layers"][0] == {"name": "stem.conv", "op": "conv2d", "in": 3, "out": 8, "kernel": 3,
-                                 "stride": 2, "dilation": 1, "groups": 1}
+    layers = validate_arch(arch, with_layers=True)["layers"]
+    convs = {n: m for n, m in net.named_modules() if isinstance(m, torch.nn.Conv2d)}
+    listed = {l["name"]: l["attrs"] for l in layers if l["op"] == "conv2d"}
+    assert set(listed) == set(convs)
+    for name, conv in convs.items():
+        assert (listed[name]["in"], listed[name]["out"], listed[name]["groups"]) == \
+               (conv.in_channels, conv.out_channels, conv.groups)
+    assert layers[1]["name"] == "stem.conv" and layers[1]["inputs"] == ["resize_input"]
 
 
 def test_save_and_load_round_trip(tmp_path, arch):
     path = tmp_path / "arch.json"
     arch["data"]["train_gate"] = {"actions": ["drop", 0.5, 0.75, 1.0]}
     save_arch(arch, path)
-    assert load_arch(path) == arch
+    assert load_arch(path) == validate_arch(arch, with_layers=True)
     assert [p.name for p in tmp_path.iterdir()] == ["arch.json"]  # no temporary file left
     net = supernet.build_from_arch(path)
     assert net(torch.zeros(1, 3, 32, 32)).shape == (1, 4, 32, 32)
@@ -68,7 +72,7 @@ def bad(arch, **changes):
     arch = json.loads(json.dumps(arch))
     for key, value in changes.items():
         if value is ...:
-            del arch[key]
+            arch.pop(key, None)
         else:
             arch[key] = value
     return arch
@@ -88,7 +92,7 @@ def choices(arch, **changes):
 @pytest.mark.parametrize("change,message", [
     (dict(family="unet"), "unknown family 'unet'"),
     (dict(format="other"), "format is 'other'"),
-    (dict(version=2), "unsupported version 2"),
+    (dict(version=3), "unsupported version 3"),
     (dict(family=...), "missing field 'family'"),
     (dict(choices=...), "missing field 'choices'"),
     (dict(num_classes=0), "num_classes must be a positive integer"),
@@ -118,9 +122,11 @@ def test_bad_choices(arch, change, message):
 
 
 def test_layers_that_do_not_match_are_an_error(arch):
+    arch = validate_arch(arch, with_layers=True)
     layers = json.loads(json.dumps(arch["layers"]))
-    layers[3]["out"] += 4
-    with pytest.raises(ArchError, match="first difference at entry 3"):
+    assert layers[4]["op"] == "conv2d"
+    layers[4]["attrs"]["out"] += 4
+    with pytest.raises(ArchError, match="first difference at entry 4"):
         validate_arch(bad(arch, layers=layers))
 
 

@@ -124,7 +124,11 @@ def test_argmax_arch_is_a_valid_arch(net):
     assert set(arch["choices"]) == set(net.sites) and arch["space"] == net.space_options
     for name, site in net.sites.items():
         assert arch["choices"][name] in site.options
-    assert arch["layers"] == supernet.arch.conv_layers(net.derive(arch))
+    layers = supernet.arch.validate_arch(arch, with_layers=True)["layers"]
+    convs = {n: (m.in_channels, m.out_channels, m.groups) for n, m in net.derive(arch).named_modules()
+             if isinstance(m, torch.nn.Conv2d)}
+    assert {l["name"]: (l["attrs"]["in"], l["attrs"]["out"], l["attrs"]["groups"])
+            for l in layers if l["op"] == "conv2d"} == convs
 
 
 def test_expected_cost_equals_profile_at_one_hot(net):
