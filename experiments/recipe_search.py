@@ -56,17 +56,19 @@ def main() -> None:
     rows, t_all = [], time.perf_counter()
     for name, overrides in RECIPES.items():
         out = work / name.replace(" ", "_")
-        t0 = time.perf_counter()
-        sh([sys.executable, "-m", "search", "train", CONFIG, "--baseline", "full", "--out", str(out),
-            *common, *overrides], log)
-        sh([sys.executable, "-m", "search", "eval", str(out), "--split", "val"], log)
+        t0, done = time.perf_counter(), (out / "eval.json").exists()
+        if not done:  # a finished recipe is reused, an interrupted one resumed (same --work)
+            resume = ["--resume"] if (out / "checkpoints" / "last.pt").exists() else []
+            sh([sys.executable, "-m", "search", "train", CONFIG, "--baseline", "full", "--out", str(out),
+                *common, *overrides, *resume], log)
+            sh([sys.executable, "-m", "search", "eval", str(out), "--split", "val"], log)
         result = json.loads((out / "eval.json").read_text())
         assert result["split"] == "val"
         records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
         losses = [r["loss"] for r in records if r.get("phase") == "retrain" and "loss" in r]
         rows.append({"name": name, "overrides": overrides, "miou": result["miou"],
                      "pixel_accuracy": result["pixel_accuracy"], "last_loss": losses[-1] if losses else float("nan"),
-                     "wall_s": time.perf_counter() - t0})
+                     "wall_s": time.perf_counter() - t0 if not done else float("nan")})
         print(f"{name}: val mIoU {result['miou'] * 100:.2f} %  ({rows[-1]['wall_s']:.0f} s)", flush=True)
     best = max(rows, key=lambda r: r["miou"])
     command = " ".join(["python", "experiments/recipe_search.py", *sys.argv[1:]])
@@ -88,6 +90,8 @@ def main() -> None:
     ]
     lines += [f"| {r['name']}{' (chosen)' if r is best else ''} | `{' '.join(r['overrides'])}` | {r['miou'] * 100:.2f} "
               f"| {r['pixel_accuracy'] * 100:.2f} | {r['last_loss']:.3f} | {r['wall_s']:.0f} |" for r in rows]
+    lines += ["", "Wall time: one recipe's training and evaluation in this invocation (nan: reused from an "
+              "earlier invocation with the same --work; an interrupted recipe is resumed, so its time is partial)."]
     lines += [
         "",
         f"Chosen on val: **{best['name']}** (`{' '.join(best['overrides'])}`), the highest validation mIoU; "
