@@ -6,7 +6,7 @@ validation split (``python -m search eval RUN --split val``). The test split is 
 the training runs get ``data.test_split=val``, so even their final phase evaluates on val.
 Writes experiments/results/recipe_shapes.md (val mIoU per recipe, the machine, the command).
 
-    .venv/bin/python experiments/recipe_search.py                  # ~10 min on 2 shared CPU cores
+    .venv/bin/python experiments/recipe_search.py                  # ~25 min on 2 busy shared CPU cores (8 min a recipe)
     .venv/bin/python experiments/recipe_search.py --steps 10 --out /tmp/r.md   # a smoke run
 """
 from __future__ import annotations
