@@ -75,6 +75,7 @@ def rule(default: Any = dataclasses.MISSING, *, factory: Callable[[], Any] | Non
 SEED = {"ge": 0, "lt": 2**63}
 GENERATED = ("synthetic", "synthetic_shapes")   # datasets made from a seed (search.data.build.GENERATORS)
 FRACTION = {"ge": 0, "lt": 1}
+OPTIMIZERS = ("sgd", "adamw")   # search.train.optim.OPTIMIZERS (kept here: config does not import torch)
 
 
 @dataclass
@@ -120,9 +121,12 @@ class SearchConfig:
     warmup_steps: int = rule(40, ge=0)     # W only, uniform random archs
     steps: int = rule(120, ge=0)           # alternating W / (alpha, rho, phi) steps
     arch_every: int = rule(1, gt=0)        # one arch step after every N weight steps
+    w_optimizer: str = rule("sgd", choices=OPTIMIZERS)   # the weights' optimizer (search.train.optim.make_optimizer)
     w_lr: float = rule(0.05, gt=0)
-    w_momentum: float = rule(0.9, **FRACTION)
-    w_weight_decay: float = rule(1e-4, ge=0)
+    w_momentum: float = rule(0.9, **FRACTION)   # sgd
+    w_nesterov: bool = False               # sgd: Nesterov momentum
+    w_betas: list[float] = rule(factory=lambda: [0.9, 0.999], **FRACTION)   # adamw
+    w_weight_decay: float = rule(1e-4, ge=0)   # sgd: L2; adamw: decoupled
     arch_lr: float = rule(0.01, gt=0)      # Adam, as in DARTS / FBNet
     arch_weight_decay: float = rule(0.0, ge=0)
     arch_sampling: str = rule("soft", choices=("soft", "hard"))   # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel
@@ -167,9 +171,14 @@ class TrainConfig:
     """Retraining of the derived (or a baseline) network."""
 
     steps: int = rule(150, ge=0)
+    optimizer: str = rule("sgd", choices=OPTIMIZERS)   # search.train.optim.make_optimizer
     lr: float = rule(0.05, gt=0)
-    momentum: float = rule(0.9, **FRACTION)
-    weight_decay: float = rule(1e-4, ge=0)
+    momentum: float = rule(0.9, **FRACTION)   # sgd
+    nesterov: bool = False                 # sgd: Nesterov momentum
+    betas: list[float] = rule(factory=lambda: [0.9, 0.999], **FRACTION)   # adamw
+    weight_decay: float = rule(1e-4, ge=0)   # sgd: L2; adamw: decoupled
+    schedule: str = rule("cosine", choices=("cosine", "poly"))   # decay after the warm-up, to 0 at the last step
+    poly_power: float = rule(0.9, gt=0)    # poly: lr factor (1 - progress) ** poly_power
     init: str = rule("inherit", choices=("inherit", "fresh"))   # inherit: supernet weights sliced in; fresh: new weights
     # shared: one budget of train.steps (the full baseline's) for search + training: the derived net
     # continues from the supernet's weights (batch-norm recalibrated) for train.steps minus the search
@@ -177,7 +186,7 @@ class TrainConfig:
     # (the old schedule; with init fresh, the fairness check). Baselines always train train.steps.
     budget: str = rule("shared", choices=("shared", "separate"))
     data_gates: bool = True                # apply the learned per-image actions while training
-    warmup_steps: int = rule(5, ge=0)      # linear learning-rate warm-up, then cosine decay
+    warmup_steps: int = rule(5, ge=0)      # linear learning-rate warm-up, then the schedule's decay
     recalibrate_bn: bool = True            # after training: batch-norm statistics at the inference scale (FixRes)
 
 
@@ -358,6 +367,12 @@ def _check_cross_fields(cfg: Config, at: _Where) -> None:
         at.fail(("data.batch_size", "train.recalibrate_bn"),
                 f"data.batch_size must be >= 2 when train.recalibrate_bn is true (a batch-norm over a 1x1 "
                 f"map needs two images), got {cfg.data.batch_size}; or set train.recalibrate_bn=false")
+    for section, pre in ((cfg.search, "search.w_"), (cfg.train, "train.")):   # the weights' optimizers
+        betas, nesterov, momentum = (getattr(section, pre.split(".")[1] + k) for k in ("betas", "nesterov", "momentum"))
+        if len(betas) != 2:
+            at.fail(f"{pre}betas", f"{pre}betas must be [beta1, beta2], got {betas!r}")
+        if nesterov and momentum <= 0:
+            at.fail((f"{pre}nesterov", f"{pre}momentum"), f"{pre}nesterov needs {pre}momentum > 0, got {momentum}")
     if cfg.data.name not in GENERATED and not cfg.data.root:
         at.fail(("data.root", "data.name"), f"data.root is required for data.name={cfg.data.name} "
                 f"(the folder holding the data)")

@@ -36,6 +36,7 @@ from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
 from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.train.loss import precision_for, weight_step
+from search.train.optim import make_optimizer
 from supernet.gates import (
     DataGate,
     InferenceResolution,
@@ -69,8 +70,8 @@ class CoSearch:
         self.gate = DataGate(splits.features["train"].shape[1], s.gate_actions).to(dev)
         self.gate.fit_normalization(splits.features["train"].to(dev))
         self.res = InferenceResolution(s.inference_scales).to(dev)
-        self.w_opt = torch.optim.SGD(self.net.weight_parameters(), lr=s.w_lr, momentum=s.w_momentum,
-                                     weight_decay=s.w_weight_decay)
+        self.w_opt = make_optimizer(s.w_optimizer, self.net.weight_parameters(), s.w_lr, s.w_momentum,
+                                    s.w_weight_decay, s.w_betas, s.w_nesterov)
         self.a_opt = torch.optim.Adam(self.net.arch_parameters() + [self.res.rho], lr=s.arch_lr,
                                       betas=(0.5, 0.999), weight_decay=s.arch_weight_decay)
         self.g_opt = torch.optim.Adam(self.gate.parameters(), lr=s.gate_lr)

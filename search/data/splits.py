@@ -101,7 +101,16 @@ class Splits:
 
     @property
     def test_size(self) -> tuple[int, int]:
-        """Height and width of a test item: the deployment input at scale 1.0."""
+        """Height and width of a test item: the deployment input at scale 1.0.
+
+        Metadata only: a generated dataset (no transform) answers from its ``image_size``
+        without making an image; a file dataset decodes its first item for the shape (no
+        pixel value is used). Choices made before the final evaluation (the cost in the
+        search's loss, a baseline's width) may use this size, never the test images.
+        """
+        size = getattr(self.test, "image_size", None)
+        if size is not None and getattr(self.test, "transform", None) is None:
+            return tuple(int(v) for v in size)
         return tuple(self.test[0][0].shape[-2:])
 
 

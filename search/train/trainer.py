@@ -2,13 +2,13 @@
 
 With data slimming, every training image keeps the action the learned gate chose for it
 (drop, or a scale) and its loss weight (``1 / P(kept)``, normalised over the batch's kept
-images, as in :meth:`supernet.gates.DataGate.loss_weights`). SGD with momentum, a linear
-learning-rate warm-up then cosine decay. Step ``t`` draws its randomness from
+images, as in :meth:`supernet.gates.DataGate.loss_weights`). ``train.optimizer`` (SGD with
+momentum, or AdamW), a linear learning-rate warm-up then ``train.schedule`` (cosine or poly)
+decay (:mod:`search.train.optim`). Step ``t`` draws its randomness from
 ``(run.seed, "train", t)``.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Sequence
 
 import torch
@@ -24,21 +24,9 @@ from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.evaluate.evaluate import load_item
 from search.train.loss import precision_for, weight_step
+from search.train.optim import lr_factor, make_optimizer
 from supernet.bn import recalibrate_bn
 from supernet.gates import loss_weights, parse_actions, resize_images
-
-
-def lr_factor(step: int, total: int, warmup: int) -> float:
-    """The learning rate of ``step`` relative to the base: linear warm-up over ``warmup`` steps,
-    then cosine decay to 0 at ``total`` (for ``torch.optim.lr_scheduler.LambdaLR``).
-
-    >>> [round(lr_factor(t, 10, 2), 3) for t in (0, 1, 2, 6, 9)]
-    [0.5, 1.0, 1.0, 0.389, 0.0]
-    """
-    if step < warmup:
-        return (step + 1) / warmup
-    frac = (step - warmup) / max(1, total - warmup - 1)
-    return 0.5 * (1 + math.cos(math.pi * min(frac, 1.0)))
 
 
 class Trainer:
@@ -53,9 +41,10 @@ class Trainer:
         self.steps = cfg.train.steps if steps is None else int(steps)   # shared budget: what the search left
         self.model = model.to(session.device).train()
         t = cfg.train
-        self.opt = torch.optim.SGD(self.model.parameters(), lr=t.lr, momentum=t.momentum, weight_decay=t.weight_decay)
+        self.opt = make_optimizer(t.optimizer, self.model.parameters(), t.lr, t.momentum, t.weight_decay, t.betas,
+                                  t.nesterov)
         self.sched = torch.optim.lr_scheduler.LambdaLR(
-            self.opt, lambda step: lr_factor(step, self.total_steps, t.warmup_steps))
+            self.opt, lambda step: lr_factor(step, self.total_steps, t.warmup_steps, t.schedule, t.poly_power))
         self.ddp = wrap_ddp(MultiInput(self.model), self.env)
         self.actions = parse_actions(actions)
         self.drop_index = self.actions.index("drop") if "drop" in self.actions else None

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from search.config import CONFIGS_DIR, load_config
+from search.config import CONFIGS_DIR, diff_configs, load_config, to_dict
 from search.pipeline import check_names
 
 CONFIGS = sorted(Path(CONFIGS_DIR).glob("*.yaml"))
@@ -16,6 +16,18 @@ def test_the_expected_configs_exist():
     assert "quick" in names
 
 
+def test_the_shapes_benchmark_keeps_the_benchmark_protocol():
+    """benchmark_shapes_<family> is benchmark_<family> on synthetic_shapes (images at least 64x128) with the
+    training recipe chosen on val (experiments/recipe_search.py); everything else is the same."""
+    recipe = ("train.optimizer", "train.lr", "train.momentum", "train.nesterov", "train.betas", "train.weight_decay",
+              "train.schedule", "train.poly_power", "train.warmup_steps")
+    for family in ("deeplabv3plus", "pspnet", "multires"):
+        shapes = load_config(Path(CONFIGS_DIR) / f"benchmark_shapes_{family}.yaml")
+        base = load_config(Path(CONFIGS_DIR) / f"benchmark_{family}.yaml")
+        assert diff_configs(to_dict(shapes), to_dict(base), ignore=recipe) == ["data.name"]
+        assert shapes.data.image_size[0] >= 64 and shapes.data.image_size[1] >= 128
+
+
 @pytest.mark.parametrize("path", CONFIGS, ids=[p.stem for p in CONFIGS])
 def test_config_loads(path):
     cfg = load_config(path)
@@ -23,6 +35,7 @@ def test_config_loads(path):
     if path.stem.startswith("benchmark_"):
         assert {"jetson_tx2", "zc706"} <= set(cfg.cost.targets)
         assert set(cfg.baselines) == {"full", "uniform", "resolution", "network_only", "data_only", "random"}
-        assert cfg.run.device == "cpu" and cfg.data.name == "synthetic"
+        shapes = path.stem.startswith("benchmark_shapes_")
+        assert cfg.run.device == "cpu" and cfg.data.name == ("synthetic_shapes" if shapes else "synthetic")
     if path.stem.endswith("_gpu"):
         assert cfg.run.device == "cuda" and cfg.data.name in ("cityscapes", "camvid")
