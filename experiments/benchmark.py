@@ -61,8 +61,12 @@ def rel(path: Path) -> str:
     return os.path.relpath(path, ROOT) if Path(path).resolve().is_relative_to(ROOT) else str(path)
 
 
+CONFIG_PREFIX = {"synthetic": "benchmark_", "shapes": "benchmark_shapes_"}  # --dataset -> config file prefix
+PREFIX = CONFIG_PREFIX["synthetic"]
+
+
 def config(family: str) -> str:
-    return f"experiments/configs/benchmark_{family}.yaml"
+    return f"experiments/configs/{PREFIX}{family}.yaml"
 
 
 def resume(out: Path) -> list[str]:
@@ -222,15 +226,21 @@ def main() -> int:
     p.add_argument("--values", default="0.01,0.03,0.1,0.5,1,2", help="lambda_inf values of the sweep")
     p.add_argument("--widths", default="0.25,0.5,0.75,1.0", help="uniform curve width multipliers")
     p.add_argument("--quick", action="store_true", help="smoke run: a few steps per phase; not a result")
+    p.add_argument("--dataset", choices=tuple(CONFIG_PREFIX), default="synthetic",
+                   help="synthetic (benchmark_<family>.yaml) or shapes (benchmark_shapes_<family>.yaml: "
+                        "synthetic_shapes; results under experiments/results/shapes/)")
     p.add_argument("--out", type=Path, default=None, help="run directories (default runs/benchmark[_quick])")
     p.add_argument("--results", type=Path, default=None,
                    help="default experiments/results (--quick: experiments/results/benchmark_quick)")
     args = p.parse_args()
+    global PREFIX
+    PREFIX = CONFIG_PREFIX[args.dataset]
+    sub = "" if args.dataset == "synthetic" else args.dataset
     families = [f for f in args.families.split(",") if f]
     seeds = [int(s) for s in args.seeds.split(",") if s != ""]
     extra = QUICK if args.quick else []
-    out = args.out or ROOT / "runs" / ("benchmark_quick" if args.quick else "benchmark")
-    results = args.results or ROOT / "experiments" / "results" / ("benchmark_quick" if args.quick else "")
+    out = args.out or ROOT / "runs" / ("benchmark_quick" if args.quick else "benchmark") / sub
+    results = args.results or ROOT / "experiments" / "results" / ("benchmark_quick" if args.quick else "") / sub
     python = sys.executable
     t0 = time.perf_counter()
     pairs = [(f, s) for f in families for s in seeds]
