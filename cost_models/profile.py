@@ -60,7 +60,7 @@ class Report:
         totals = {name: getattr(self, name) for name in _TOTALS}
         return {"target": self.target, "input_shape": list(self.input_shape), "training": self.training,
                 **totals, "unsupported_ops": dict(self.unsupported_ops),
-                "layers": [_json_safe(row) for row in self.layers],
+                "layers": [json_safe(row) for row in self.layers],
                 "edges": [[a, b] for a, b in self.graph.edges]}
 
     def table(self, max_depth: int | None = None) -> str:
@@ -76,11 +76,11 @@ _TOTALS = ("macs", "params", "activations", "dram_bytes", "onchip_bytes", "energ
            "compute_j", "onchip_j", "dram_j", "static_j")
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if isinstance(value, (bool, int, float, str)) or value is None:
         return value
     return str(value)

@@ -14,12 +14,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from benchmark import sh  # the same runner: output appended to a log, a failure stops the script
 from cost_models.calibrate import machine_summary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,15 +30,6 @@ RECIPES = {
     "adamw lr 0.001": ["train.optimizer=adamw", "train.lr=0.001"],
     "adamw lr 0.003": ["train.optimizer=adamw", "train.lr=0.003"],
 }
-
-
-def sh(cmd: list[str], log: Path) -> None:
-    with log.open("a") as f:
-        f.write("$ " + " ".join(cmd) + "\n")
-        f.flush()
-        code = subprocess.call(cmd, cwd=ROOT, stdout=f, stderr=subprocess.STDOUT)
-    if code != 0:
-        raise SystemExit(f"failed ({code}): {' '.join(cmd)}; see {log}")
 
 
 def main() -> None:

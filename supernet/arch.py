@@ -29,6 +29,9 @@ from typing import Any, Mapping
 import torch
 from torch import nn
 
+from cost_models.graph import build_graph
+from cost_models.profile import json_safe
+
 from .contract import single_inference_scale, validate_cost, validate_input
 from .families import FAMILIES, build_family
 from .files import atomic_write
@@ -123,7 +126,6 @@ def list_layers(family: str, num_classes: int, choices: Mapping[str, Any], space
 
 @functools.lru_cache(maxsize=256)
 def _layers_json(key: str) -> str:
-    from cost_models.graph import build_graph  # noqa: PLC0415
     from .deployed import DeployedNet  # noqa: PLC0415 (deployed imports supernet.supernet, which imports this)
     from .supernet import scaled_size  # noqa: PLC0415
 
@@ -145,19 +147,9 @@ def _layers_json(key: str) -> str:
         layers.append({"name": name(node), "op": data["op"],
                        "inputs": [name(p) for p in graph.predecessors(node)] or ["input"],
                        "input_shapes": [list(s) for s in data["input_shapes"]],
-                       "output_shape": list(data["output_shape"]), "attrs": _json_safe(data["attrs"]),
+                       "output_shape": list(data["output_shape"]), "attrs": json_safe(data["attrs"]),
                        "macs": int(round(float(work.macs))), "params": int(round(float(work.params)))})
     return json.dumps(layers)
-
-
-def _json_safe(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, (bool, int, float, str)) or value is None:
-        return value
-    return str(value)
 
 
 def make_arch(family: str, num_classes: int, choices: Mapping[str, Any],

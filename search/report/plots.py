@@ -126,10 +126,15 @@ def pareto_plot(runs: Sequence[Mapping[str, Any]], path: str | Path, key: str = 
             ax.set_title(target)
         ax.set_ylabel("mIoU (%)")
         ax.grid(alpha=0.3, which="both")
+    return _finish(fig, handles, title or f"mIoU against {key} {METRICS[metric][0]}", path)
+
+
+def _finish(fig: plt.Figure, handles: Mapping[str, Any], title: str, path: str | Path) -> Path:
+    """The legend (outside the panels, one entry per marker), the title, then PNG + PDF."""
     if handles:
         fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.95),
                    fontsize=8, frameon=False)
-    fig.suptitle(title or f"mIoU against {key} {METRICS[metric][0]}", fontsize=11)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -140,10 +145,7 @@ def series_plot(series: Mapping[str, Sequence[Mapping[str, Any]]], path: str | P
     points (one marker each, named in the legend) joined by the series' Pareto front."""
     all_runs = [r for runs in series.values() for r in runs]
     metric = metric or cost_metric_of(all_runs)
-    targets: list[str] = []
-    for r in all_runs:
-        targets += [t for t in r.get(key, {}) if isinstance(r[key][t], dict) and t not in targets]
-    targets = targets or ["(no cost)"]
+    targets = targets_of(all_runs, key) or ["(no cost)"]
     fig, axes = plt.subplots(1, len(targets), figsize=(5.2 * len(targets), 4.2), squeeze=False)
     handles: dict[str, Any] = {}
     for ax, target in zip(axes[0], targets):
@@ -165,12 +167,7 @@ def series_plot(series: Mapping[str, Sequence[Mapping[str, Any]]], path: str | P
         ax.set_title(target)
         ax.set_ylabel("mIoU (%)")
         ax.grid(alpha=0.3, which="both")
-    if handles:
-        fig.legend(list(handles.values()), list(handles), loc="upper left", bbox_to_anchor=(1.0, 0.95),
-                   fontsize=8, frameon=False)
-    fig.suptitle(title or f"mIoU against {key} {METRICS[metric][0]}", fontsize=11)
-    fig.tight_layout()
-    return save_figure(fig, path)
+    return _finish(fig, handles, title or f"mIoU against {key} {METRICS[metric][0]}", path)
 
 
 # -- the architecture --------------------------------------------------------------------------
