@@ -193,6 +193,7 @@ class TrainConfig:
 @dataclass
 class EvalConfig:
     batch_size: int = rule(8, gt=0)
+    every: int = rule(0, ge=0)             # val mIoU every N training steps, best weights in checkpoints/best.pt (0: off)
 
 
 @dataclass

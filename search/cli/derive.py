@@ -100,6 +100,9 @@ def derive_run(run_dir: Path, arch_path: Path | None = None, out: Path | None = 
     check_outputs(run_dir, out, arch_path is not None, force)
     cfg = load_config(run_dir / "config.yaml")
     apply_limits(cfg)
+    if not (run_dir / SEARCH_CHECKPOINT).is_file():
+        raise UserError(f"{run_dir} has no searched supernet ({SEARCH_CHECKPOINT}): derive cuts a network out of a "
+                        f"co-search run (run or search); a trained network's own export is its derived.pt/.pt2")
     ckpt = load_checkpoint(run_dir / SEARCH_CHECKPOINT)
     arch, notes = derived_arch(run_dir, arch_path, list(ckpt["state"]["cost_size"]), resize_in_model)
     net = supernet.build_supernet(arch["family"], arch["num_classes"], **cfg.model.space)

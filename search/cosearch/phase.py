@@ -18,6 +18,7 @@ from search.config import Config
 from search.cosearch.cosearch import CoSearch
 from search.data.splits import Splits
 from search.derive import derive_arch, describe, inference_scale
+from search.engine.checkpoint import load_checkpoint
 from search.engine.distributed import check_synchronised
 from search.engine.hooks import Checkpoint, Metrics, Progress, StopWhenUnchanged, WallClock
 from search.engine.loop import Loop
@@ -91,6 +92,10 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     stable = StopWhenUnchanged(lambda: json.dumps(derived()["choices"], sort_keys=True), s.stable_every,
                                s.stable_checks if shared else 0, start=s.warmup_steps)
     step, state = session.resume_point("search")
+    searched = run.path / SEARCH_CHECKPOINT  # written when the search ends: a resumed run does not repeat it
+    finished = session.resumed is not None and state is not None and searched.is_file()
+    if finished:
+        state = load_checkpoint(searched)["state"]
     clock = WallClock()
     if state is not None:
         cs.load_state_dict(state)
@@ -107,13 +112,17 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     hooks = [clock, Metrics(run, cfg.run.log_every, cfg.data.batch_size, on_record=lambda t: record_arch(cs, t)),
              Progress(("w_loss", "tau", "cost_ratio"), enabled=cfg.run.progress and run.main), stable,
              Checkpoint(session, lambda: {**cs.state_dict(), "wall_s": clock.wall_s, "stable": stable.state_dict()})]
-    Loop("search", cs.run_step, cs.total_steps, start=cs.step, hooks=hooks).run()
+    if finished:
+        run.log(f"co-search: finished before the stop ({SEARCH_CHECKPOINT}, step {cs.step}); not repeated")
+    else:
+        Loop("search", cs.run_step, cs.total_steps, start=cs.step, hooks=hooks).run()
     if stable.stopped:
         run.log(f"co-search: the derived arch is stable, stopping at step {cs.step} of {cs.total_steps}")
     check_synchronised(cs.net.arch_parameters() + [cs.res.rho] + list(cs.gate.parameters()), session.env,
                        "arch, resolution and gate parameters")
     arch = derived()
-    session.save("searched", cs.step, {**cs.state_dict(), "arch": arch}, path=run.path / SEARCH_CHECKPOINT)
+    session.save("searched", cs.step, {**cs.state_dict(), "arch": arch, "wall_s": clock.wall_s,
+                                       "stable": stable.state_dict()}, path=searched)
     if run.main:
         supernet.save_arch(arch, run.path / "arch.json")
     run.log(f"derived arch: {describe(arch)}")

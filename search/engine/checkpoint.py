@@ -27,7 +27,9 @@ from supernet.files import atomic_write
 
 FORMAT, VERSION = "cosearch-checkpoint", 1
 # config keys that may change between an interrupted run and its resumption
-RESUMABLE_KEYS = ("run.progress", "run.log_every", "run.checkpoint_every", "run.threads", "data.workers",
+# step counts a resumed run may raise (never lower): the run then goes on for longer
+EXTENDABLE_KEYS = ("train.steps", "search.steps")
+RESUMABLE_KEYS = ("run.progress", "run.log_every", "run.checkpoint_every", "run.threads", "data.workers", "eval.every",
                   "data.max_pixels", "model.max_channels")
 
 
@@ -90,10 +92,13 @@ def load_checkpoint(path: str | Path, config: dict[str, Any] | None = None) -> d
     missing = [k for k in ("config", "phase", "step", "state", "rng") if k not in ckpt]
     if missing:
         raise UserError(f"checkpoint {path} is missing {', '.join(missing)}")
+    ckpt["extended"] = {}
     if config is not None:
         differ = diff_configs(ckpt["config"], config, ignore=RESUMABLE_KEYS)
+        old, new = flatten(ckpt["config"]), flatten(config)
+        ckpt["extended"] = {k: (old[k], new[k]) for k in differ if k in EXTENDABLE_KEYS and new[k] > old[k]}
+        differ = [k for k in differ if k not in ckpt["extended"]]
         if differ:
-            old, new = flatten(ckpt["config"]), flatten(config)
             detail = "; ".join(f"{k}: {old.get(k)!r} in the checkpoint, {new.get(k)!r} now" for k in differ)
             raise UserError(f"the config differs from the one checkpoint {path} was made with: {detail}. "
                             f"Resume with the same config, or start a new run")

@@ -76,6 +76,8 @@ class Session:
                 resumed = load_checkpoint(run.checkpoint, config=to_dict(cfg))
                 set_rng_state(resumed["rng"])
                 run.log(f"resuming {out} at phase {resumed['phase']}, step {resumed['step']}")
+                for key, (was, now) in resumed["extended"].items():
+                    run.log(f"resume extends {key} from {was} to {now}")
             run.write_text("config.yaml", dump_yaml(cfg))
             return cls(cfg, env, run, stop if stop is not None else StopFlag(), resumed, lock)
         except BaseException:  # a refused start leaves the directory free

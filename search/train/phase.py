@@ -17,6 +17,7 @@ from search.derive import gate_from_description, inference_scale
 from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.errors import UserError
+from search.evaluate.periodic import PeriodicEval, val_evaluator
 from search.train.trainer import Trainer
 from supernet.gates import DataGate
 
@@ -69,10 +70,16 @@ def train_phase(session: Session, splits: Splits, state: dict[str, Any] | None) 
     session.run.log(f"training {state['name']} for {trainer.total_steps} steps "
                     f"({'with' if state['choice'] is not None else 'without'} data slimming)")
 
-    def snapshot() -> dict[str, Any]:
-        return {**state, "trainer": trainer.state_dict()}
+    cfg, hooks = session.cfg, []
+    if cfg.eval.every:  # val mIoU during training, the best weights in checkpoints/best.pt
+        val = val_evaluator(splits, inference_scale(state["arch"]), cfg.eval.batch_size, session.env, session.device)
+        hooks.append(PeriodicEval(trainer.model, val, cfg.eval.every, session.run, state["arch"],
+                                  session.run.path / "checkpoints" / "best.pt", state.get("best_val_miou", -1.0)))
 
-    trainer.run("retrain", snapshot)
+    def snapshot() -> dict[str, Any]:
+        return {**state, "trainer": trainer.state_dict(), **({"best_val_miou": hooks[0].best} if hooks else {})}
+
+    trainer.run("retrain", snapshot, hooks)
     state = snapshot()
     session.save("final", trainer.step, state)
     return state

@@ -19,7 +19,7 @@ from search.data.loader import StepBatches
 from search.data.splits import Splits
 from search.engine.distributed import MultiInput, wrap_ddp
 from search.engine.hooks import Checkpoint, Metrics, Progress, WallClock
-from search.engine.loop import Loop
+from search.engine.loop import HookBase, Loop
 from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.evaluate.evaluate import load_item
@@ -79,8 +79,10 @@ class Trainer:
         self.step = t + 1
         return {"loss": out["loss"], "lr": lr, "kept_fraction": out["kept_fraction"]}
 
-    def run(self, phase: str = "retrain", snapshot: Callable[[], dict[str, Any]] | None = None) -> None:
-        """Steps from ``self.step`` to the end; checkpoints hold ``snapshot()`` (default: the trainer's state)."""
+    def run(self, phase: str = "retrain", snapshot: Callable[[], dict[str, Any]] | None = None,
+            hooks: Sequence[HookBase] = ()) -> None:
+        """Steps from ``self.step`` to the end; checkpoints hold ``snapshot()`` (default: the trainer's
+        state); ``hooks`` run after the logging ones, before the checkpoint."""
         cfg, run = self.cfg, self.session.run
         clock = WallClock(self.wall_s)
 
@@ -89,7 +91,7 @@ class Trainer:
             return (snapshot or self.state_dict)()
 
         hooks = [clock, Metrics(run, cfg.run.log_every, cfg.data.batch_size),
-                 Progress(("loss", "lr"), enabled=cfg.run.progress and run.main), Checkpoint(self.session, state)]
+                 Progress(("loss", "lr"), enabled=cfg.run.progress and run.main), *hooks, Checkpoint(self.session, state)]
         Loop(phase, self.run_step, self.total_steps, start=self.step, hooks=hooks).run()
         self.wall_s = clock.wall_s
 

@@ -161,3 +161,11 @@ def test_degenerate_lines_for_the_terminal(tmp_path):
     (line,) = runargs.degenerate_lines(path)
     assert line.startswith("WARNING derived: only class 0 (bg) has an IoU above 0")
     assert runargs.degenerate_lines(tmp_path / "missing.json") == []
+
+
+def test_derive_on_a_training_run_says_what_it_needs(tmp_path):
+    run = tmp_path / "full"
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "config.yaml").write_text("run: {seed: 0}\n")
+    code, _, err = run_cli("derive", run, "--out", tmp_path / "d")
+    assert code == 2 and "no searched supernet" in err and "Traceback" not in err

@@ -104,3 +104,21 @@ def test_out_that_is_a_file_or_cannot_be_made(tmp_path, cache):
     assert code == 2 and "is a file" in err and "Traceback" not in err
     code, _, err = run_cli("run", TINY, "--out", tmp_path / "file" / "sub", f"data.cache_dir={cache}")
     assert code == 2 and "cannot create the run directory" in err and "Traceback" not in err
+
+
+def test_a_kill_after_the_search_ended_resumes_from_the_searched_supernet(tmp_path, cache):
+    from search.engine.interrupt import Interrupted, StopAfter
+    from search.pipeline import STAGES
+
+    early = tmp_path / "early"
+    with pytest.raises(Interrupted):
+        run_pipeline(tiny_config(cache), early, stop=StopAfter(2), echo=False)
+    done = run_pipeline(tiny_config(cache), tmp_path / "done", stages=STAGES["search"], echo=False)
+    arch = json.loads((done / "arch.json").read_text())["choices"]
+    # as if killed after checkpoints/search.pt was written but before the hand-over's checkpoint
+    (done / "checkpoints" / "last.pt").write_bytes((early / "checkpoints" / "last.pt").read_bytes())
+    rows = len(_rows(done))
+    run_pipeline(tiny_config(cache), done, resume=True, echo=False)
+    assert "finished before the stop" in (done / "log.txt").read_text()
+    assert not [r for r in _rows(done)[rows:] if r["phase"] == "search"]  # no search step repeated
+    assert json.loads((done / "arch.json").read_text())["choices"] == arch

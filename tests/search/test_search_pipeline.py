@@ -197,3 +197,26 @@ def test_resume_errors(cache, tmp_path):
 def test_bad_input_is_one_clear_line(argv, needle, tmp_path):
     code, _, stderr = run_cli(*argv, "--out", tmp_path / "x") if argv[0] in ("run", "train") else run_cli(*argv)
     assert code == 2 and needle in stderr and "Traceback" not in stderr
+
+
+def test_resume_may_raise_the_step_counts_but_not_lower_them(cache, tmp_path):
+    out = tmp_path / "run"
+    with pytest.raises(Interrupted):  # tiny: 2 + 3 search steps, then 3 training steps: stop in training
+        run_pipeline(tiny_config(cache), out, stop=StopAfter(6), echo=False)
+    assert load_checkpoint(out / "checkpoints" / "last.pt")["phase"] == "retrain"
+    code, _, err = run_cli("run", TINY, "--out", out, "--resume", f"data.cache_dir={cache}", "train.steps=2")
+    assert code == 2 and "train.steps: 3 in the checkpoint, 2 now" in err
+    run_pipeline(tiny_config(cache, "train.steps=5"), out, resume=True, echo=False)
+    assert "resume extends train.steps from 3 to 5" in (out / "log.txt").read_text()
+    report = json.loads((out / "report.json").read_text())
+    assert report["runs"][0]["steps"]["train"] == 5
+
+
+def test_validation_during_training_keeps_the_best_weights(cache, tmp_path):
+    out = run_pipeline(tiny_config(cache, "eval.every=1"), tmp_path / "run", echo=False)
+    val = [r for r in map(json.loads, (out / "metrics.jsonl").read_text().splitlines()) if r["phase"] == "val"]
+    assert [r["step"] for r in val] == [1, 2, 3] and all(0 <= r["miou"] <= 1 for r in val)
+    best = torch.load(out / "checkpoints" / "best.pt", weights_only=True)
+    assert best["val_miou"] == max(r["miou"] for r in val) and best["step"] in (1, 2, 3)
+    model = supernet.build_from_arch(best["arch"])
+    model.load_state_dict(best["state_dict"])
