@@ -33,9 +33,11 @@ from cost_models.graph import build_graph
 from cost_models.profile import json_safe
 
 from .contract import single_inference_scale, validate_cost, validate_input
+from .deployed import DeployedNet
 from .families import FAMILIES, build_family
 from .files import atomic_write
 from .sites import KEEP_OPTIONS
+from .sizes import scaled_size
 from . import space as _space
 from .space import ArchError, Space, keep_one_per_group
 
@@ -126,8 +128,6 @@ def list_layers(family: str, num_classes: int, choices: Mapping[str, Any], space
 
 @functools.lru_cache(maxsize=256)
 def _layers_json(key: str) -> str:
-    from .deployed import DeployedNet  # noqa: PLC0415 (deployed imports supernet.supernet, which imports this)
-    from .supernet import scaled_size  # noqa: PLC0415
 
     family, num_classes, choices, space_options, block, scale = json.loads(key)
     net = build_network(family, num_classes, choices, space_options, device="meta")

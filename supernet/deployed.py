@@ -26,9 +26,10 @@ import math
 from fractions import Fraction
 from typing import Any
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from .sizes import scaled_size
 
 #: total stride of each family's deepest feature map (the exported program needs it >= 2 pixels)
 OUTPUT_STRIDE = {"deeplabv3plus": 16, "pspnet": 8, "multires": 32}
@@ -63,7 +64,6 @@ def min_native_size(family: str, scale: float, deployed: bool = True) -> int:
 
 def _side(size: Any, scale: float) -> Any:
     if isinstance(size, int):
-        from .supernet import scaled_size  # noqa: PLC0415 (supernet.supernet imports arch, which imports this)
         return scaled_size(size, scale)
     n, d = scale_fraction(scale)
     return size // d * n  # exported: size is a multiple of d

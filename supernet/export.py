@@ -44,6 +44,7 @@ from torch import Tensor, nn
 from .arch import ArchError, build_from_arch, validate_arch
 from .deployed import DeployedNet, min_native_size, size_multiple
 from .files import atomic_write
+from .sizes import scaled_size
 
 CONTRACT_FILE = "cosearch/input.json"      # inside derived.pt2 (torch.export.save extra_files)
 ONNX_METADATA_KEY = "cosearch.input"       # ONNX model metadata_props
@@ -226,7 +227,6 @@ def save_derived(model: nn.Module, arch: Mapping[str, Any], path_pt: str | os.Pa
     if path_pt2 is None and path_onnx is None:
         return result
     if example_input is None:
-        from .supernet import scaled_size  # noqa: PLC0415
 
         h, w = arch["input"]["native_size"]
         if not arch["input"]["resize_in_model"]:

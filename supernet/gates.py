@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .sites import gumbel_softmax
-from .supernet import scaled_size
+from .sizes import scaled_size
 
 Action = Union[str, float]
 DEFAULT_ACTIONS: tuple[Action, ...] = ("drop", 0.5, 0.75, 1.0)

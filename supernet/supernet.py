@@ -27,18 +27,10 @@ from .expr import Const
 from .families import build_family
 from .layers import ConvBNAct
 from .sites import ChoiceSite, gumbel_softmax, straight_through
+from .sizes import scaled_size
 from .space import ArchError, keep_one_per_group
 
 MODES = ("gumbel_hard", "gumbel_soft", "argmax", "fixed")
-
-
-def scaled_size(size: int, scale: float) -> int:
-    """Side length of an input resized by ``scale``: ``max(1, round(size * scale))``.
-
-    Python's ``round`` (halves to even), as ``supernet.gates.resize_images`` and the data
-    pipeline resize images, so costs are computed at the sizes the network really sees.
-    """
-    return max(1, round(size * scale))
 
 
 _TARGETS: dict[str, Target] = {}

@@ -44,7 +44,7 @@ def test_the_derived_network_meets_the_cost_target(tmp_path):
 
 @pytest.mark.parametrize("overrides, message", [
     (["search.target_cost=1.5"], "search.target_cost must be a fraction in (0, 1]"),
-    (["search.target_cost=0"], "search.target_cost must be a fraction in (0, 1]"),
+    (["search.target_cost=0"], "search.target_cost must be > 0"),
     (["search.target_cost=-3", "search.target_cost_absolute=true"], "search.target_cost must be > 0"),
     (["search.target_cost=0.4", "search.target_lr=0"], "search.target_lr must be > 0"),
     (["search.target_cost=0.4", "search.target_penalty=-1"], "search.target_penalty must be >= 0"),
