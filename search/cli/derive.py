@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +10,7 @@ from search.config import apply_limits, load_config
 from search.engine.checkpoint import load_checkpoint
 from search.errors import UserError
 from search.pipeline import SEARCH_CHECKPOINT
+from search.report.rundir import read_json
 from supernet.export import ExportResult, save_derived
 
 OUTPUTS = ("arch.json", "derived.pt", "derived.pt2", "derived.onnx")
@@ -31,18 +31,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default: derived.pt2/.onnx take native-resolution images and resize inside)")
     parser.epilog = ("examples: python -m search derive runs/psp\n"
                      "          python -m search derive runs/psp --arch edited.json --out runs/psp/edited")
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    if not path.is_file():
-        raise UserError(f"{path}: no such file")
-    try:
-        raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON: {err}") from None
-    if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a JSON object")
-    return raw
 
 
 def check_outputs(run_dir: Path, out: Path, edited: bool, force: bool) -> None:
@@ -70,8 +58,8 @@ def derived_arch(run_dir: Path, arch_path: Path | None, native_size: list[int],
     """The arch to derive, consistent with itself: ``layers`` regenerated from the choices, ``input``
     at the run's image size (``native_size``) unless an edited arch changed it, ``metrics`` dropped
     (these weights were not evaluated) and ``cost`` dropped when the network differs from the searched one."""
-    searched = _read_json(run_dir / "arch.json")
-    raw = _read_json(arch_path) if arch_path is not None else dict(searched)
+    searched = read_json(run_dir / "arch.json")
+    raw = read_json(arch_path) if arch_path is not None else dict(searched)
     notes = []
     raw.pop("layers", None)  # regenerated from the (possibly edited) choices
     if "metrics" in raw:

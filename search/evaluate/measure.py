@@ -34,6 +34,7 @@ import cost_models
 import supernet
 from cost_models.calibrate import machine_summary, tune_allocator
 from search.errors import UserError
+from search.report.rundir import read_json
 from supernet.export import (
     CONTRACT_FILE,
     ONNX_METADATA_KEY,
@@ -340,12 +341,7 @@ def _check_size(contract: dict, size: tuple[int, int]) -> list[str]:
 def record(run_dir: str | Path, measurement: Measurement) -> Path:
     """Append ``measurement`` to ``run_dir/report.json`` under ``measurements`` (atomically)."""
     path = Path(run_dir) / "report.json"
-    if not path.is_file():
-        raise UserError(f"{path} does not exist (the run has not finished); measure without --write")
-    try:
-        report = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON: {err}") from None
+    report = read_json(path, f"{path} does not exist (the run has not finished); measure without --write")
     report.setdefault("measurements", []).append(measurement.to_dict())
     atomic_write(path, lambda tmp: tmp.write_text(json.dumps(report, indent=2) + "\n"))
     return path

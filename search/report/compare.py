@@ -27,6 +27,7 @@ from typing import Any, Mapping, Sequence
 import yaml
 
 from search.errors import UserError
+from search.report.rundir import read_json
 
 # config keys that do not change a run's result: runs differing only in these (and run.seed) are seeds
 NOT_RESULT_KEYS = ("run.seed", "run.device", "run.threads", "run.progress", "run.log_every",
@@ -39,13 +40,8 @@ FULL = "full"
 def read_report(run_dir: Path) -> dict[str, Any]:
     """``run_dir/report.json``, checked to be a cosearch report."""
     path = Path(run_dir) / "report.json"
-    if not path.is_file():
-        raise UserError(f"{run_dir} has no report.json (is it a finished run directory?)")
-    try:
-        report = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise UserError(f"{path}: not valid JSON: {err}") from None
-    if not isinstance(report, dict) or not isinstance(report.get("runs"), list):
+    report = read_json(path, f"{run_dir} has no report.json (is it a finished run directory?)")
+    if not isinstance(report.get("runs"), list):
         raise UserError(f"{path}: expected a cosearch report with a 'runs' list")
     for i, run in enumerate(report["runs"]):
         if not isinstance(run, dict) or not isinstance(run.get("name"), str):

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import torch
 
+from search.errors import UserError
 from supernet.files import atomic_write
 
 CHECKPOINT = "checkpoints/last.pt"
@@ -102,6 +103,20 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 def write_json(path: Path, data: Any) -> None:
     write_text_atomic(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def read_json(path: Path, missing: str | None = None) -> dict[str, Any]:
+    """A JSON object from ``path``, or a one-line :class:`~search.errors.UserError` naming the file
+    (``missing``: the message when it does not exist)."""
+    if not Path(path).is_file():
+        raise UserError(missing or f"{path}: no such file")
+    try:
+        data = json.loads(Path(path).read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise UserError(f"{path}: not valid JSON: {err}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a JSON object")
+    return data
 
 
 def _json_default(x: Any) -> Any:
