@@ -105,7 +105,8 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     budget = (f"; one budget of {cfg.train.steps} steps, the search at most {cs.total_steps}, ending when the "
               f"arch is unchanged for {s.stable_checks} checks {s.stable_every} steps apart" if shared else "")
     run.log(f"co-search: {cfg.model.family} on {cfg.data.name}, {cs.total_steps} steps "
-            f"({s.warmup_steps} warm-up), target {s.target}, lambda_inf {s.lambda_inf}, "
+            f"({s.warmup_steps} warm-up), target {s.target}, "
+            f"{f'cost target {s.target_cost}' if s.target_cost is not None else f'lambda_inf {s.lambda_inf}'}, "
             f"budget {cs.budget:.4g} {s.cost_metric}{budget}")
     if run.main:  # one TensorBoard chart per site, its options together
         add_layout(run.tb(), {n: site.options for n, site in cs.net.sites.items()}, cs.res.scales, cs.actions)
