@@ -49,15 +49,21 @@ def test_temperature_anneals_from_start_to_end():
     assert all(a > b for a, b in zip(taus[2:], taus[3:]))
 
 
-def test_gate_summary_and_round_trip():
+def feature0_gate() -> DataGate:
+    """A gate over (drop, 0.5, 1.0) that never drops: feature 0 high -> full resolution, low -> half."""
     gate = DataGate(2, ("drop", 0.5, 1.0))
-    with torch.no_grad():  # feature 0 high -> full resolution, low -> half
+    with torch.no_grad():
         gate.net[0].weight.zero_()
         gate.net[0].bias.zero_()
         gate.net[0].weight[0, 0] = 5.0
         gate.net[2].weight.zero_()
         gate.net[2].weight[2, 0] = 1.0
         gate.net[2].bias.copy_(torch.tensor([-100.0, 0.1, 0.0]))
+    return gate
+
+
+def test_gate_summary_and_round_trip():
+    gate = feature0_gate()
     rng = random.Random(0)
     feats = torch.tensor([[rng.uniform(-1, 1), rng.uniform(-1, 1)] for _ in range(50)])
     summary = slimming_summary(gate.choose(feats), gate.actions, feats)
@@ -93,14 +99,7 @@ def test_label_regret_does_not_follow_the_network(tmp_path, reference, same):
 
 
 def test_a_gate_that_keeps_complex_images_larger_has_a_positive_spearman():
-    gate = DataGate(2, ("drop", 0.5, 1.0))
-    with torch.no_grad():  # both features equal: the complexity score is monotone in feature 0
-        gate.net[0].weight.zero_()
-        gate.net[0].bias.zero_()
-        gate.net[0].weight[0, 0] = 5.0
-        gate.net[2].weight.zero_()
-        gate.net[2].weight[2, 0] = 1.0
-        gate.net[2].bias.copy_(torch.tensor([-100.0, 0.1, 0.0]))
+    gate = feature0_gate()  # both features equal below: the complexity score is monotone in feature 0
     x = torch.linspace(-1, 1, 40)
     feats = torch.stack([x, x], 1)
     summary = slimming_summary(gate.choose(feats), gate.actions, feats)
