@@ -148,7 +148,7 @@ class SearchConfig:
     target_penalty: float = rule(10.0, ge=0)   # weight of the quadratic term (augmented Lagrangian): damps the multiplier
     target_two_sided: bool = True          # true: lam may go below 0 so a too-cheap net grows back to the target
                                            # (an equality); false: lam >= 0, target_cost is only an upper bound
-    lambda_train: float = rule(0.1, ge=0)  # weight of the training cost in the gate objective
+    lambda_train: float = rule(0.1, ge=0)  # weight of the training energy (search target, relative to 1.0) in the gate objective
     budget: Optional[float] = rule(None, gt=0, note="null: the widest network's cost at full resolution")   # in cost_metric units
     network: bool = True                   # search the network (alpha); false: keep the full network
     data_gates: bool = True                # search the per-image train actions (phi)
@@ -188,6 +188,9 @@ class TrainConfig:
     data_gates: bool = True                # apply the learned per-image actions while training
     warmup_steps: int = rule(5, ge=0)      # linear learning-rate warm-up, then the schedule's decay
     recalibrate_bn: bool = True            # after training: batch-norm statistics at the inference scale (FixRes)
+    # with data slimming: the last deployed_share of the training steps puts every image at the derived
+    # network's inference scale (no drop, no re-weighting), so it ends on its deployed input (FixRes)
+    deployed_share: float = rule(0.25, ge=0, le=1)
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """The state and the steps of one co-search (DESIGN.md §2); ``search.cosearch.phase`` runs them.
 
 ``search.warmup_steps`` steps train the weights W alone on randomly sampled archs; then
-every step trains W on a train batch, and every ``search.arch_every`` steps the arch logits
+every step trains W on a train batch (all its images at one action drawn from the data gate),
+and every ``search.arch_every`` steps the arch logits
 alpha and the inference-resolution logits rho take one step on a validation batch against
 
     val loss (expected over the inference scales)  +  lambda_inf * E[inference cost] / budget
@@ -23,6 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 import supernet
@@ -42,6 +44,7 @@ from supernet.gates import (
     InferenceResolution,
     estimate_regret,
     forward_at_scale,
+    gate_sample,
     per_image_loss,
 )
 
@@ -96,9 +99,9 @@ class CoSearch:
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
         self.probe_feats = torch.zeros(0, splits.features["val"].shape[1])
         self.probe_regret = torch.zeros(0, len(self.actions))
-        # work done, for the search's cost: {(kind, scale): images}, kind train (a weight step of
+        # work done, for the search's cost: {(kind, scale, batch): images}, kind train (a weight step of
         # the widest supernet), arch (forward + backward on a val image), probe (a forward)
-        self.work: dict[tuple[str, float], int] = {}
+        self.work: dict[tuple[str, float, int], int] = {}
         self.step = 0
         self.val_baseline: float | None = None   # running mean of the sampled-scale val loss (arch_scales sample)
         d = cfg.data
@@ -159,23 +162,27 @@ class CoSearch:
 
     @torch.no_grad()
     def relative_train_cost(self) -> Tensor:
-        """Training cost of one image per action, relative to full resolution (drop: 0)."""
-        metric = self.cfg.search.cost_metric
+        """Training energy of an image per action on the search target, relative to full resolution
+        (drop: 0): a batch of ``data.batch_size`` images at that action's scale, on the network the
+        search would derive now in expectation. The gate's cost term is the energy it saves."""
+        batch = self.cfg.data.batch_size
         per = {}
         for a in self.actions:
             if a != "drop":
-                shape = (1, 3, *scaled(self.train_size, a))
-                per[a] = float(cost_metric(self.net.expected_cost(self.target, shape, training=True), metric))
+                shape = (batch, 3, *scaled(self.train_size, a))
+                per[a] = float(self.net.expected_cost(self.target, shape, training=True).energy_j)
         full = per[max(per)]
         return torch.tensor([per[a] / full if a != "drop" else 0.0 for a in self.actions], device=self.session.device)
 
     def count(self, kind: str, scale: float, images: int) -> None:
-        key = (kind, float(scale))
-        self.work[key] = self.work.get(key, 0) + int(images)
+        """One batch of ``images`` images of ``kind`` (train, arch, probe) at ``scale``."""
+        if images > 0:
+            key = (kind, float(scale), int(images))
+            self.work[key] = self.work.get(key, 0) + int(images)
 
     def work_items(self) -> list[list[Any]]:
-        """The work done so far as ``[kind, scale, images, training]`` rows (``search.report.costs.Work``)."""
-        return [[kind, scale, n, kind != "probe"] for (kind, scale), n in sorted(self.work.items())]
+        """The work done so far as ``[kind, scale, images, training, batch]`` rows (``search.report.costs.Work``)."""
+        return [[kind, scale, n, kind != "probe", batch] for (kind, scale, batch), n in sorted(self.work.items())]
 
     # -- data -------------------------------------------------------------------------------
     def batch(self, which: str, t: int) -> tuple[list[int], list[int], Tensor, Tensor]:
@@ -201,16 +208,18 @@ class CoSearch:
         return stats
 
     def weight_step(self, t: int, tau: float) -> dict[str, float]:
-        """W: one step on a train batch, the network sampled, each image's action from the gate."""
+        """W: one step on a train batch, the network sampled, the batch's action (one for all its
+        images: one forward at one scale, a dropped batch computes nothing) drawn from the gate's
+        mean probabilities over the batch; each image weighted by its own probabilities."""
         self.set_mode("gumbel_hard", tau=tau)
         idx, pos, images, masks = self.batch("train", t)
         bs = len(idx)
         if self.cfg.search.data_gates:
             with torch.no_grad():
-                feats = self.splits.features["train"][idx].to(self.session.device)
-                sample, probs = self.gate.sample(feats, tau=tau)
-                weights = self.gate.loss_weights(sample, probs)
-            choice = sample.argmax(1)
+                probs = torch.softmax(self.gate(self.splits.features["train"][idx].to(self.session.device)), dim=-1)
+                action = int(gate_sample(probs.mean(0).log(), tau).argmax())
+                choice = torch.full((bs,), action, device=self.session.device)
+                weights = self.gate.loss_weights(F.one_hot(choice, len(self.actions)).float(), probs)
         else:
             choice = torch.full((bs,), self.full_action, device=self.session.device)
             weights = torch.ones(bs, device=self.session.device)
@@ -220,7 +229,7 @@ class CoSearch:
         for a, n in zip(self.actions, out["counts"].tolist()):
             if a != "drop":
                 self.count("train", a, n)
-        stats = {"w_loss": out["loss"], "kept_fraction": out["kept_fraction"]}
+        stats = {**({"w_loss": out["loss"]} if "loss" in out else {}), "kept_fraction": out["kept_fraction"]}
         stats.update({f"action/{a}": float(c) / bs for a, c in zip(self.actions, out["counts"].tolist())})
         return stats
 
@@ -277,8 +286,9 @@ class CoSearch:
         k = int(torch.multinomial(log_p.detach().exp().cpu(), 1))
         self.count("arch", self.res.scales[k], n_global)
         loss = per_image_loss(forward_at_scale(self.net, images, self.res.scales[k]), masks).mean()
-        advantage = float(loss) - self.val_baseline if self.val_baseline is not None else 0.0
-        self.val_baseline = float(loss) if self.val_baseline is None else 0.9 * self.val_baseline + 0.1 * float(loss)
+        value = loss.item()
+        advantage = value - self.val_baseline if self.val_baseline is not None else 0.0
+        self.val_baseline = value if self.val_baseline is None else 0.9 * self.val_baseline + 0.1 * value
         return loss, loss + advantage * log_p[k]
 
     def target_step(self, derived: float, expected: float) -> dict[str, float]:
@@ -343,4 +353,5 @@ class CoSearch:
         if state.get("scaler") is not None and self.precision.scaler is not None:
             self.precision.scaler.load_state_dict(state["scaler"])
         self.val_baseline = state.get("val_baseline")
-        self.work = {(kind, float(scale)): int(n) for kind, scale, n, _ in state.get("work", [])}
+        self.work = {(row[0], float(row[1]), int(row[4]) if len(row) > 4 else 1): int(row[2])
+                     for row in state.get("work", [])}

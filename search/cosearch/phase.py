@@ -137,7 +137,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     if shared:  # hand-over: statistics at the inference scale, then the rest of the budget
         scale, t0 = inference_scale(arch), time.perf_counter()
         n = recalibrate_at_scale(model, splits.train, scale, cfg.data.batch_size, session.device)
-        search.update(bn_passes=[[scale, n]], bn_wall_s=time.perf_counter() - t0)
+        search.update(bn_passes=[[scale, n, cfg.data.batch_size]], bn_wall_s=time.perf_counter() - t0)
         state["trainer"]["model"] = model.state_dict()
         state["steps"] = cfg.train.steps - cs.step
         run.log(f"hand-over: batch-norm recalibrated at scale {scale} on {n} images; the derived network "

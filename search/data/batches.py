@@ -31,6 +31,47 @@ def step_indices(n: int, batch_size: int, step: int, seed: int, tag: str = "trai
     return perm[k * batch_size:(k + 1) * batch_size].tolist()
 
 
+def bucketed_indices(buckets: Sequence[int], batch_size: int, step: int, seed: int,
+                     tag: str = "train") -> tuple[list[int], int]:
+    """``(indices, epoch)`` of batch ``step`` when a batch holds images of one bucket only (one
+    data-slimming action, so the step runs one forward at one scale with the whole batch).
+
+    Each epoch, drawn from ``(seed, epoch)``, shuffles every bucket's images, cuts them into
+    batches of ``batch_size`` (a shorter last one is kept if it has at least 2 images: batch-norm
+    needs two), and shuffles the order of the batches; an epoch has the same number of batches
+    every time.
+
+    >>> buckets = [0, 1, 0, 1, 0, 1, 0, 1]     # two buckets of 4: 2 batches each, 4 per epoch
+    >>> idx, epoch = bucketed_indices(buckets, 2, step=5, seed=0)
+    >>> len(idx), len(set(buckets[i] for i in idx)), epoch
+    (2, 1, 1)
+    """
+    n = len(buckets)
+    pools: dict[int, list[int]] = {}
+    for i in range(n):
+        pools.setdefault(int(buckets[i]), []).append(i)
+    sizes = [len(p) for p in pools.values()]
+    per_epoch = sum(k // batch_size + (k % batch_size >= 2) for k in sizes)
+    if per_epoch == 0:
+        raise UserError(f"the {tag} split's buckets (sizes {sorted(sizes)}) give no batch of 2 or more images")
+    epoch, k = divmod(step, per_epoch)
+    g = torch.Generator().manual_seed(derive_seed(seed, tag, "bucket-epoch", epoch))
+    batches = []
+    for key in sorted(pools):
+        pool = [pools[key][j] for j in torch.randperm(len(pools[key]), generator=g).tolist()]
+        batches += [b for b in (pool[s:s + batch_size] for s in range(0, len(pool), batch_size)) if len(b) >= 2]
+    return batches[torch.randperm(len(batches), generator=g)[k].item()], epoch
+
+
+def batch_indices(n: int, batch_size: int, step: int, seed: int, tag: str,
+                  buckets: Sequence[int] | None = None) -> tuple[list[int], int]:
+    """``(indices, epoch)`` of global batch ``step``: :func:`step_indices`, or
+    :func:`bucketed_indices` when every image has a bucket."""
+    if buckets is not None:
+        return bucketed_indices(buckets, batch_size, step, seed, tag)
+    return step_indices(n, batch_size, step, seed, tag), step // (n // batch_size)
+
+
 def collate(dataset: Dataset, indices: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack ``dataset[i]`` for ``i`` in ``indices`` into an image batch and a mask batch."""
     images, masks = zip(*(dataset[i] for i in indices))
@@ -42,13 +83,14 @@ def collate(dataset: Dataset, indices: Sequence[int]) -> tuple[torch.Tensor, tor
 
 
 def global_batch(dataset: Dataset, batch_size: int, step: int, seed: int, tag: str, env,
-                 device: torch.device | str = "cpu") -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
-    """Batch ``step`` of ``dataset``: its global indices, this rank's positions in it, and this
-    rank's images and masks on ``device``. Sets the dataset's epoch (training transforms)."""
-    n = len(dataset)
-    idx = step_indices(n, batch_size, step, seed, tag)
+                 device: torch.device | str = "cpu", buckets: Sequence[int] | None = None,
+                 ) -> tuple[list[int], list[int], torch.Tensor, torch.Tensor]:
+    """Batch ``step`` of ``dataset`` (:func:`batch_indices`): its global indices, this rank's
+    positions in it, and this rank's images and masks on ``device``. Sets the dataset's epoch
+    (training transforms)."""
+    idx, epoch = batch_indices(len(dataset), batch_size, step, seed, tag, buckets)
     if hasattr(dataset, "set_epoch"):
-        dataset.set_epoch(step // (n // batch_size))
-    pos = shard(list(range(batch_size)), env)
+        dataset.set_epoch(epoch)
+    pos = shard(list(range(len(idx))), env)
     images, masks = collate(dataset, [idx[p] for p in pos])
     return idx, pos, images.to(device), masks.to(device)

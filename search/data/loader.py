@@ -18,12 +18,12 @@ that step. Results are the same with and without workers.
 from __future__ import annotations
 
 from itertools import count
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
-from search.data.batches import collate, global_batch, step_indices
+from search.data.batches import batch_indices, collate, global_batch
 from search.engine.distributed import shard
 from search.engine.seeding import derive_seed
 
@@ -49,39 +49,43 @@ class _AtEpoch(Dataset):
 class _StepSampler(Sampler):
     """This rank's ``(index, epoch)`` items of every step from ``start`` on."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, tag: str, env: Any, start: int) -> None:
+    def __init__(self, n: int, batch_size: int, seed: int, tag: str, env: Any, start: int,
+                 buckets: Sequence[int] | None = None) -> None:
         self.n, self.batch_size, self.seed, self.tag, self.env, self.start = n, batch_size, seed, tag, env, start
+        self.buckets = buckets
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
-        per_epoch = self.n // self.batch_size
         for step in count(self.start):
-            idx = step_indices(self.n, self.batch_size, step, self.seed, self.tag)
-            yield [(idx[p], step // per_epoch) for p in shard(list(range(self.batch_size)), self.env)]
+            idx, epoch = batch_indices(self.n, self.batch_size, step, self.seed, self.tag, self.buckets)
+            yield [(idx[p], epoch) for p in shard(list(range(len(idx))), self.env)]
 
 
 class StepBatches:
-    """``batches(step) -> (global indices, this rank's positions, images, masks)`` on ``device``."""
+    """``batches(step) -> (global indices, this rank's positions, images, masks)`` on ``device``;
+    with ``buckets`` (one per image) a batch holds images of one bucket
+    (:func:`~search.data.batches.bucketed_indices`)."""
 
     def __init__(self, dataset: Dataset, batch_size: int, seed: int, tag: str, env: Any,
-                 device: torch.device | str = "cpu", workers: int = 0) -> None:
+                 device: torch.device | str = "cpu", workers: int = 0, buckets: Sequence[int] | None = None) -> None:
         self.dataset, self.batch_size, self.seed, self.tag = dataset, batch_size, seed, tag
-        self.env, self.device, self.workers = env, device, workers
+        self.env, self.device, self.workers, self.buckets = env, device, workers, buckets
         self._stream: Iterator | None = None
         self._next = -1
 
     def __call__(self, step: int) -> Batch:
         if self.workers == 0:
-            return global_batch(self.dataset, self.batch_size, step, self.seed, self.tag, self.env, self.device)
+            return global_batch(self.dataset, self.batch_size, step, self.seed, self.tag, self.env, self.device,
+                                self.buckets)
         if self._stream is None or step != self._next:
             self._stream = iter(self._loader(step))
         images, masks = next(self._stream)
         self._next = step + 1
-        idx = step_indices(len(self.dataset), self.batch_size, step, self.seed, self.tag)
-        pos = shard(list(range(self.batch_size)), self.env)
+        idx, _ = batch_indices(len(self.dataset), self.batch_size, step, self.seed, self.tag, self.buckets)
+        pos = shard(list(range(len(idx))), self.env)
         return idx, pos, images.to(self.device), masks.to(self.device)
 
     def _loader(self, start: int) -> DataLoader:
-        sampler = _StepSampler(len(self.dataset), self.batch_size, self.seed, self.tag, self.env, start)
+        sampler = _StepSampler(len(self.dataset), self.batch_size, self.seed, self.tag, self.env, start, self.buckets)
         items = _AtEpoch(self.dataset)
         return DataLoader(items, batch_sampler=sampler, num_workers=self.workers, persistent_workers=False,
                           collate_fn=lambda batch: collate(_Listed(batch), range(len(batch))),

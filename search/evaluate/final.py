@@ -14,6 +14,7 @@ from search.report.costs import (
     Work,
     full_network_reference,
     inference_costs,
+    step_work,
     training_costs,
     work_costs,
 )
@@ -30,12 +31,13 @@ COST_KEYS = ("macs", "dram_bytes", "energy_j", "latency_s")
 
 def search_costs(cfg, splits: Splits, search: dict[str, Any]) -> dict[str, dict] | None:
     """The co-search's cost on every target: its work (``search["work"]``, rows of
-    ``[kind, scale, images, training]``) on the network it actually computes, the supernet at its
+    ``[kind, scale, images, training, batch]``) on the network it actually computes, the supernet at its
     widest (masks only zero channels), i.e. the full-width network with every branch. None: no search."""
     if search.get("work") is None:
         return None
     full = supernet.build_from_arch(supernet.baseline_arch(cfg.model.family, splits.num_classes, **cfg.model.space))
-    work = [Work(f"{kind}@{scale}", float(scale), int(n), bool(training)) for kind, scale, n, training in search["work"]]
+    work = [Work(f"{row[0]}@{row[1]}", float(row[1]), int(row[2]), bool(row[3]), int(row[4]) if len(row) > 4 else 1)
+            for row in search["work"]]  # rows [kind, scale, images, training, batch] (no batch: older runs, 1)
     return work_costs(full.eval(), splits.image_size, work, cfg.cost.targets)
 
 
@@ -47,13 +49,14 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     scale = inference_scale(arch)
     search = state.get("search") or {}
     # forward passes of batch-norm recalibration: at the hand-over from the search (one budget) and after training
-    bn_work = [Work("bn_recalibration", *w, False) for w in search.get("bn_passes", [])]
+    bn_work = [Work("bn_recalibration", w[0], w[1], False, w[2] if len(w) > 2 else 1) for w in search.get("bn_passes", [])]
     wall = {"search": float(search.get("wall_s", 0.0))} if search.get("work") is not None else {}
     wall.update(train=trainer.wall_s, bn_recalibration=float(search.get("bn_wall_s", 0.0)))
     if cfg.train.recalibrate_bn:
         t0 = time.perf_counter()
         bn_work.append(Work("bn_recalibration", scale, recalibrate_at_scale(model, splits.train, scale,
-                                                                            cfg.data.batch_size, session.device), False))
+                                                                            cfg.data.batch_size, session.device),
+                            False, cfg.data.batch_size))
         wall["bn_recalibration"] += time.perf_counter() - t0
     if not bn_work:
         wall.pop("bn_recalibration")
@@ -66,13 +69,14 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     cpu_model = copy.deepcopy(model).cpu().eval()
     test_size = tuple(cfg.cost.input_size or splits.test_size)
     inference = inference_costs(cpu_model, test_size, scale, cfg.cost.targets)
-    counts = {a: int(n) for a, n in zip(trainer.actions, trainer.action_counts.tolist())}
-    training = training_costs(cpu_model, splits.image_size, counts, cfg.cost.targets, bn_work,
+    training = training_costs(cpu_model, splits.image_size, step_work(trainer.actions, trainer.batch_groups),
+                              cfg.cost.targets, bn_work,
                               search=search_costs(cfg, splits, search))
     # the full network trains on the whole budget (train.steps), and is recalibrated like every trained network
     full = full_network_reference(arch["family"], arch["num_classes"], arch.get("space"), test_size, splits.image_size,
                                   cfg.train.steps * cfg.data.batch_size, cfg.cost.targets,
-                                  bn_images=bn_work[-1].images if cfg.train.recalibrate_bn else 0)
+                                  bn_images=bn_work[-1].images if cfg.train.recalibrate_bn else 0,
+                                  batch=cfg.data.batch_size)
     arch["input"] = {**arch.get("input", {}), "native_size": list(test_size)}
     arch["cost"] = cost_block(inference, (1, 3, *test_size), COST_KEYS)
     arch["metrics"] = {"miou": metrics["miou"], "iou": metrics["iou"], "pixel_accuracy": metrics["pixel_accuracy"]}

@@ -2,21 +2,25 @@
 
 Inference: one image at the network's inference scale, logits resized to the full output
 resolution (part of the deployed computation). Work (:func:`work_costs`, the one accounting
-function): a list of :class:`Work` items, each ``images`` passes of one network at one scale,
-a training step (``cost_models.profile(..., training=True)`` at batch 1: forward, backward,
-update) or a forward pass, with the logits upsampled to the full-resolution labels.
-:func:`training_costs` builds on it: the images the run trained on, each at the scale its
-action chose (dropped images cost nothing), batch-norm recalibration, and (from the co-search)
-the search's own work, as per-phase figures whose sums are the totals.
+function): a list of :class:`Work` items, each ``images`` images of one network at one scale
+in batches of ``batch``, as training steps (``cost_models.profile(..., training=True)``:
+forward, backward, update) or forward passes, with the logits upsampled to the full-resolution
+labels. A batch is profiled as one pass, so what a batch pays once (a kernel launch per layer,
+reading the weights) is shared by its images, as on the hardware. :func:`training_costs`
+builds on it: the training steps of a run (:func:`step_work`: each action's images of each
+step as one batch at the action's scale; dropped images cost nothing), batch-norm
+recalibration, and (from the co-search) the search's own work, as per-phase figures whose sums
+are the totals.
 
 >>> from torch import nn
 >>> net = nn.Conv2d(3, 4, 1)
 >>> inf = inference_costs(net, (16, 32), 0.5, ["jetson_tx2"])
 >>> inf["jetson_tx2"]["macs"]
 1536.0
->>> tr = training_costs(net, (16, 32), {"drop": 3, 0.5: 2}, ["jetson_tx2"])
->>> tr["jetson_tx2"]["images"], tr["jetson_tx2"]["macs"] > 0
-(2, True)
+>>> steps = step_work(["drop", 0.5], [[0, 0, 1], [0, 2, 0]])   # one step: 2 images dropped, 2 at 0.5
+>>> tr = training_costs(net, (16, 32), steps, ["jetson_tx2"])
+>>> tr["jetson_tx2"]["images"], tr["jetson_tx2"]["per_action"]["drop"]["images"], tr["jetson_tx2"]["macs"] > 0
+(2, 2, True)
 >>> w = work_costs(net, (16, 32), [Work("probe", 1.0, 4, False)], ["jetson_tx2"])
 >>> w["jetson_tx2"]["macs"] == 4 * inf["jetson_tx2"]["macs"] * 4
 True
@@ -39,12 +43,22 @@ PHASES = ("search", "train", "bn_recalibration")                # in the order t
 
 
 class Work(NamedTuple):
-    """``images`` passes of a network at input ``scale``: training steps (``training``) or forwards."""
+    """``images`` images of a network at input ``scale`` in batches of ``batch``: training steps
+    (``training``) or forward passes."""
 
     label: str
     scale: float
     images: int
     training: bool
+    batch: int = 1
+
+
+def step_work(actions: Sequence[Any], groups: Sequence[Sequence[int]]) -> list[Work]:
+    """The training steps of a run as :class:`Work`, one item per action and batch size:
+    ``groups[a][n]`` steps gave action ``actions[a]`` ``n`` images (``"drop"``: scale 0, no cost)."""
+    rows = groups.tolist() if hasattr(groups, "tolist") else groups
+    return [Work(str(a), 0.0 if a == "drop" else float(a), n * int(steps), True, n)
+            for a, row in zip(actions, rows) for n, steps in enumerate(row) if n and steps]
 
 
 class Deployed(nn.Module):
@@ -62,8 +76,10 @@ class Deployed(nn.Module):
         return y
 
 
-def _profile(model: nn.Module, size: Sequence[int], scale: float, target: str, training: bool) -> dict[str, float]:
-    shape = (1, 3, scaled_size(size[0], scale), scaled_size(size[1], scale))
+def _profile(model: nn.Module, size: Sequence[int], scale: float, target: str, training: bool,
+             batch: int = 1) -> dict[str, float]:
+    """The figures of one pass of a batch of ``batch`` images at ``scale``."""
+    shape = (batch, 3, scaled_size(size[0], scale), scaled_size(size[1], scale))
     rep = cost_models.profile(Deployed(model, size), shape, target=target, training=training)
     return {k: float(getattr(rep, k)) for k in TOTALS}
 
@@ -85,10 +101,10 @@ def work_costs(model: nn.Module, size: Sequence[int], work: Sequence[Work],
     """``{target: {macs, dram_bytes, energy_j, latency_s, images, per_work}}`` of ``work`` on
     ``model`` at full image ``size``: the totals, the images of the training items (``images``),
     and per label ``{images, macs, dram_bytes, energy_j, latency_s}`` (items of one label add up).
-    Each distinct (scale, training) is profiled once."""
+    Each distinct (scale, training, batch) is profiled once, as one pass of a batch."""
     out: dict[str, dict[str, Any]] = {}
     for t in targets:
-        profiles: dict[tuple[float, bool], dict[str, float]] = {}
+        profiles: dict[tuple[float, bool, int], dict[str, float]] = {}
         total = {k: 0.0 for k in WORK_KEYS}
         per_work: dict[str, dict[str, float]] = {}
         images = 0
@@ -97,11 +113,11 @@ def work_costs(model: nn.Module, size: Sequence[int], work: Sequence[Work],
             entry["images"] += int(item.images)
             if item.images == 0 or item.scale <= 0:
                 continue
-            key = (float(item.scale), bool(item.training))
+            key = (float(item.scale), bool(item.training), int(item.batch))
             if key not in profiles:
-                profiles[key] = _profile(model, size, key[0], t, training=key[1])
+                profiles[key] = _profile(model, size, key[0], t, training=key[1], batch=key[2])
             for k in WORK_KEYS:
-                value = item.images * profiles[key][k]
+                value = item.images / key[2] * profiles[key][k]
                 entry[k] += value
                 total[k] += value
             images += int(item.images) if item.training else 0
@@ -121,32 +137,25 @@ def phase_totals(phases: Mapping[str, Mapping[str, Mapping[str, Any]]], targets:
     return out
 
 
-def training_costs(model: nn.Module, size: Sequence[int], counts: Mapping[Any, int],
-                   targets: Sequence[str], bn_pass: tuple[float, int] | Sequence[Work] | None = None,
-                   search: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict]:
-    """``{target: {macs, dram_bytes, energy_j, latency_s, images, per_action, phases}}`` of
-    training on ``counts[action]`` images per action (``"drop"`` or a scale) at full image ``size``.
+def training_costs(model: nn.Module, size: Sequence[int], steps: Sequence[Work], targets: Sequence[str],
+                   bn_work: Sequence[Work] = (), search: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, dict]:
+    """``{target: {macs, dram_bytes, energy_j, latency_s, images, per_action, phases}}`` of a run's
+    training ``steps`` (:func:`step_work`, labelled by action) at full image ``size``.
 
-    ``bn_pass=(scale, n)`` (or a list of forward :class:`Work`): forward passes of batch-norm
-    recalibration, the ``bn_recalibration`` phase, also listed as ``per_action["bn_recalibration"]``.
-    ``search``: the co-search's own cost (:func:`work_costs` of its work on the network it ran),
-    the ``search`` phase. The totals are the sums over ``phases``; ``images`` counts trained
-    images of the train phase only."""
-    work = [Work(str(a), float(a), int(n), True) for a, n in counts.items() if a != "drop"]
-    phases = {"train": work_costs(model, size, work, targets)}
-    if bn_pass:
-        bn_work = [Work("bn_recalibration", float(bn_pass[0]), int(bn_pass[1]), False)] \
-            if isinstance(bn_pass, tuple) and not isinstance(bn_pass, Work) else list(bn_pass)
-        phases["bn_recalibration"] = work_costs(model, size, [w._replace(label="bn_recalibration")
-                                                               for w in bn_work], targets)
+    ``bn_work``: forward passes of batch-norm recalibration, the ``bn_recalibration`` phase, also
+    listed as ``per_action["bn_recalibration"]``. ``search``: the co-search's own cost
+    (:func:`work_costs` of its work on the network it ran), the ``search`` phase. The totals are
+    the sums over ``phases``; ``images`` counts trained images of the train phase only."""
+    phases = {"train": work_costs(model, size, steps, targets)}
+    if bn_work:
+        phases["bn_recalibration"] = work_costs(model, size, [w._replace(label="bn_recalibration") for w in bn_work],
+                                                targets)
     if search:
         phases["search"] = search
     out = phase_totals(phases, targets)
     for t in targets:
-        per_action = {}
-        for action, n in counts.items():
-            one = phases["train"][t]["per_work"].get(str(action), {"energy_j": 0.0, "macs": 0.0})
-            per_action[str(action)] = {"images": int(n), "energy_j": one["energy_j"], "macs": one["macs"]}
+        per_action = {label: {"images": int(one["images"]), "energy_j": one["energy_j"], "macs": one["macs"]}
+                      for label, one in phases["train"][t]["per_work"].items()}
         if "bn_recalibration" in phases:
             bn = phases["bn_recalibration"][t]
             per_action["bn_recalibration"] = {"images": bn["per_work"]["bn_recalibration"]["images"],
@@ -157,11 +166,11 @@ def training_costs(model: nn.Module, size: Sequence[int], counts: Mapping[Any, i
 
 def full_network_reference(family: str, num_classes: int, space_options: Mapping[str, Any] | None,
                            input_size: Sequence[int], image_size: Sequence[int], train_images: int,
-                           targets: Sequence[str], bn_images: int = 0) -> dict[str, Any]:
+                           targets: Sequence[str], bn_images: int = 0, batch: int = 1) -> dict[str, Any]:
     """The full network's costs from the cost model alone (nothing is trained): width 1.0, every
     branch, input scale 1.0, and ``train_images`` training steps' images all at full resolution
-    (plus ``bn_images`` forward passes of batch-norm recalibration, as ``train.recalibrate_bn``
-    adds to every trained network).
+    in batches of ``batch`` (plus ``bn_images`` forward passes of batch-norm recalibration, as
+    ``train.recalibrate_bn`` adds to every trained network).
 
     ``input_size``: the deployment (H, W) the derived network's inference cost is for
     (``cost.input_size`` or the test images' size); ``image_size``: the training images' (H, W);
@@ -178,6 +187,6 @@ def full_network_reference(family: str, num_classes: int, space_options: Mapping
     model = supernet.build_from_arch(arch).eval()
     return {"name": "full network (cost model)", "arch": arch["choices"],
             "inference": inference_costs(model, input_size, 1.0, targets),
-            "training": training_costs(model, image_size, {1.0: int(train_images)}, targets,
-                                       (1.0, int(bn_images)) if bn_images else None),
+            "training": training_costs(model, image_size, [Work("1.0", 1.0, int(train_images), True, batch)], targets,
+                                       [Work("bn_recalibration", 1.0, int(bn_images), False, batch)] if bn_images else ()),
             "train_images": int(train_images), "input_size": list(input_size), "image_size": list(image_size)}

@@ -90,12 +90,15 @@ def weight_step(model: nn.Module, opt: torch.optim.Optimizer, images: Tensor, ma
     """One optimiser step on :func:`gated_loss`. ``choice`` and ``weights`` cover the *global* batch,
     ``pos`` are this rank's positions in it, ``images`` and ``masks`` this rank's items.
 
-    Returns ``{"loss": mean plain loss, "kept_fraction", "counts": images per action}``.
+    Returns ``{"loss": mean plain loss, "kept_fraction", "counts": images per action}``; a batch
+    whose every image is dropped computes nothing and has no ``"loss"``.
     """
     p = precision or Precision(images.device.type)
     counts = torch.bincount(choice.cpu(), minlength=len(actions))
     dropped = int(counts[list(actions).index("drop")]) if "drop" in actions else 0
     kept = len(choice) - dropped
+    if kept == 0:   # the same on every rank: the global batch's choice
+        return {"kept_fraction": 0.0, "counts": counts}
     with torch.autocast(p.device_type, dtype=p.dtype, enabled=p.dtype is not None):
         loss, plain = gated_loss(model, images, masks, choice[pos], weights[pos], actions, kept, world_size)
     opt.zero_grad(set_to_none=True)

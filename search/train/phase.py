@@ -32,6 +32,8 @@ def train_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: D
         with torch.no_grad():
             choice, probs = gate.choose(features).cpu(), torch.softmax(gate(features), dim=-1).cpu()
         actions, slimming = list(gate.actions), slimming_summary(choice, gate.actions, features)
+        if inference_scale(arch) not in actions:  # the deployed scale, for the last train.deployed_share of the steps
+            actions.append(inference_scale(arch))
     return {"name": name, "arch": arch, "actions": actions, "choice": choice, "probs": probs,
             "data_slimming": slimming, "search": search,
             "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
@@ -57,7 +59,8 @@ def make_trainer(session: Session, splits: Splits, state: dict[str, Any]) -> Tra
     """The :class:`Trainer` of a train state, at the state's step."""
     model = supernet.build_from_arch(state["arch"])
     trainer = Trainer(model, session.cfg, splits, session, actions=state["actions"],
-                      choice=state["choice"], probs=state["probs"], steps=state.get("steps"))
+                      choice=state["choice"], probs=state["probs"], steps=state.get("steps"),
+                      deployed_scale=inference_scale(state["arch"]))
     trainer.load_state_dict(state["trainer"])
     return trainer
 

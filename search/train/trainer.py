@@ -2,10 +2,15 @@
 
 With data slimming, every training image keeps the action the learned gate chose for it
 (drop, or a scale) and its loss weight (``1 / P(kept)``, normalised over the batch's kept
-images, as in :meth:`supernet.gates.DataGate.loss_weights`). ``train.optimizer`` (SGD with
-momentum, or AdamW), a linear learning-rate warm-up then ``train.schedule`` (cosine or poly)
-decay (:mod:`search.train.optim`). Step ``t`` draws its randomness from
-``(run.seed, "train", t)``.
+images, as in :meth:`supernet.gates.DataGate.loss_weights`). A batch holds images of one
+action (:func:`~search.data.batches.bucketed_indices`): one forward at one scale per step, so
+the batch pays its fixed costs once, and a dropped batch computes nothing. The last
+``train.deployed_share`` of the steps put every image at the network's deployed (inference)
+scale, so the network ends on the input it will see (FixRes, Touvron et al. 2019).
+
+``train.optimizer`` (SGD with momentum, or AdamW), a linear learning-rate warm-up then
+``train.schedule`` (cosine or poly) decay (:mod:`search.train.optim`). Step ``t`` draws its
+randomness from ``(run.seed, "train", t)``.
 """
 from __future__ import annotations
 
@@ -32,11 +37,12 @@ from supernet.gates import loss_weights, parse_actions, resize_images
 class Trainer:
     """The state and the step of one fixed network's training. ``choice`` (N,) is the action
     per train image and ``probs`` (N, K) the gate's probabilities for them; both None: every
-    image at the largest scale in ``actions``."""
+    image at ``deployed_scale`` (default: the largest scale in ``actions``), as in the last
+    ``train.deployed_share`` of the steps with them."""
 
     def __init__(self, model: nn.Module, cfg: Config, splits: Splits, session: Session,
                  actions: Sequence[Any] = (1.0,), choice: Tensor | None = None, probs: Tensor | None = None,
-                 steps: int | None = None) -> None:
+                 steps: int | None = None, deployed_scale: float | None = None) -> None:
         self.cfg, self.splits, self.session, self.env = cfg, splits, session, session.env
         self.steps = cfg.train.steps if steps is None else int(steps)   # shared budget: what the search left
         self.model = model.to(session.device).train()
@@ -50,11 +56,19 @@ class Trainer:
         self.drop_index = self.actions.index("drop") if "drop" in self.actions else None
         self.choice, self.probs = choice, probs
         self.full_action = self.actions.index(max((a for a in self.actions if a != "drop"), key=float))
+        # the action of the deployed scale, and the first step every image trains at it
+        self.deployed_action = self.full_action if deployed_scale is None else self.actions.index(float(deployed_scale))
+        self.deployed_from = self.total_steps - round(cfg.train.deployed_share * self.total_steps)
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
+        self.batch_groups = new_batch_groups(len(self.actions), cfg.data.batch_size)
         self.step, self.wall_s = 0, 0.0
         self.precision = precision_for(cfg.run.amp, session.device)
         self.batches = StepBatches(splits.train, cfg.data.batch_size, cfg.run.seed, "train", self.env,
                                    session.device, cfg.data.workers)
+        # with data slimming: a batch holds images of one action, one forward at one scale per step
+        self.gated_batches = None if choice is None else StepBatches(
+            splits.train, cfg.data.batch_size, cfg.run.seed, "train-gated", self.env, session.device,
+            cfg.data.workers, buckets=choice.tolist())
 
     @property
     def total_steps(self) -> int:
@@ -64,20 +78,22 @@ class Trainer:
         cfg, dev = self.cfg, self.session.device
         seed_step(cfg.run.seed, "train", t)
         lr = self.opt.param_groups[0]["lr"]
-        idx, pos, images, masks = self.batches(t)
-        if self.choice is not None:
+        gated = self.choice is not None and t < self.deployed_from
+        idx, pos, images, masks = (self.gated_batches if gated else self.batches)(t)
+        if gated:
             choice = self.choice[idx].to(dev)
-            sample = nn.functional.one_hot(choice, len(self.actions)).float()
+            sample = nn.functional.one_hot(choice, self.probs.shape[1]).float()
             weights = loss_weights(sample, self.probs[idx].to(dev), self.drop_index)
         else:
-            choice = torch.full((len(idx),), self.full_action, device=dev)
+            choice = torch.full((len(idx),), self.deployed_action, device=dev)
             weights = torch.ones(len(idx), device=dev)
         out = weight_step(self.ddp, self.opt, images, masks, pos, choice, weights, self.actions, self.env.world_size,
                           self.precision)
         self.sched.step()
         self.action_counts += out["counts"]
+        add_batch_groups(self.batch_groups, out["counts"])
         self.step = t + 1
-        return {"loss": out["loss"], "lr": lr, "kept_fraction": out["kept_fraction"]}
+        return {**({"loss": out["loss"]} if "loss" in out else {}), "lr": lr, "kept_fraction": out["kept_fraction"]}
 
     def run(self, phase: str = "retrain", snapshot: Callable[[], dict[str, Any]] | None = None,
             hooks: Sequence[HookBase] = ()) -> None:
@@ -97,7 +113,8 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                "step": self.step, "action_counts": self.action_counts.clone(), "wall_s": self.wall_s,
+                "step": self.step, "action_counts": self.action_counts.clone(),
+                "batch_groups": self.batch_groups.clone(), "wall_s": self.wall_s,
                 "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -110,6 +127,23 @@ class Trainer:
             self.sched.load_state_dict(state["sched"])
         self.step, self.wall_s = int(state["step"]), float(state["wall_s"])
         self.action_counts = state["action_counts"].clone()
+        if "batch_groups" in state:
+            self.batch_groups = state["batch_groups"].clone()
+        else:  # a checkpoint of an older version: its steps so far costed per image, as it did
+            self.batch_groups = new_batch_groups(len(self.actions), self.cfg.data.batch_size)
+            self.batch_groups[:, 1] = self.action_counts
+
+
+def new_batch_groups(num_actions: int, batch_size: int) -> Tensor:
+    """``groups[a, n]``: how many steps gave action ``a`` exactly ``n`` images (its batch at that
+    action's scale); :func:`search.report.costs.step_work` costs them."""
+    return torch.zeros(num_actions, batch_size + 1, dtype=torch.int64)
+
+
+def add_batch_groups(groups: Tensor, counts: Tensor) -> None:
+    """Count one step whose images per action are ``counts`` into ``groups`` (in place)."""
+    counts = counts.cpu().clamp(max=groups.shape[1] - 1)
+    groups[torch.arange(len(counts)), counts] += (counts > 0).long()
 
 
 def recalibrate_at_scale(model: nn.Module, dataset, scale: float, batch_size: int,

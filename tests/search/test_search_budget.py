@@ -62,7 +62,10 @@ def test_phase_costs_sum_to_the_totals(reference):
     # every gate probe one full-resolution forward (gate_regret labels)
     run = run_of(reference)
     arch_steps = run["steps"]["search"] - 2
-    work = {(kind, scale): n for kind, scale, n, _ in run["search"]["work"]}
+    work: dict = {}
+    for kind, scale, n, _, batch in run["search"]["work"]:
+        work[(kind, scale)] = work.get((kind, scale), 0) + n
+        assert batch == 4 or kind == "train"   # arch steps and probes: one val batch of 4 per step
     assert {s: work[("arch", s)] for s in (0.5, 0.75, 1.0)} == {s: 4 * arch_steps for s in (0.5, 0.75, 1.0)}
     assert work[("probe", 1.0)] == 4 * arch_steps and ("probe", 0.5) not in work
     assert sum(n for (kind, _), n in work.items() if kind == "train") <= 4 * run["steps"]["search"]

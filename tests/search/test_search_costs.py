@@ -1,11 +1,13 @@
 """search/report/costs.py: inference and training cost of a fixed net on every target, and
 work_costs (the one accounting: training steps per action scale, probes as forward passes)."""
 import pytest
+import torch
 from torch import nn
 
 import cost_models
 from search.report import costs
-from search.report.costs import Deployed, Work, inference_costs, training_costs, work_costs
+from search.report.costs import Deployed, Work, inference_costs, step_work, training_costs, work_costs
+from search.train.trainer import add_batch_groups, new_batch_groups
 
 
 def net():
@@ -21,12 +23,34 @@ def test_inference_cost_shrinks_with_scale_and_includes_the_upsampling():
 
 
 def test_training_cost_counts_kept_images_only():
-    one = training_costs(net(), (32, 64), {1.0: 1}, ["jetson_tx2"])["jetson_tx2"]
-    mixed = training_costs(net(), (32, 64), {"drop": 5, 0.5: 2, 1.0: 3}, ["jetson_tx2"])["jetson_tx2"]
-    assert mixed["images"] == 5 and mixed["per_action"]["drop"]["energy_j"] == 0.0
+    one = training_costs(net(), (32, 64), [Work("1.0", 1.0, 1, True)], ["jetson_tx2"])["jetson_tx2"]
+    mixed = training_costs(net(), (32, 64), step_work(["drop", 0.5, 1.0], [[0, 5], [0, 2], [0, 3]]),
+                           ["jetson_tx2"])["jetson_tx2"]
+    assert mixed["images"] == 5 and mixed["per_action"]["drop"] == {"images": 5, "energy_j": 0.0, "macs": 0.0}
     assert 3 * one["energy_j"] < mixed["energy_j"] < 5 * one["energy_j"]
     train_one = cost_models.profile(Deployed(net(), (32, 64)), (1, 3, 32, 64), "jetson_tx2", training=True)
     assert one["macs"] == pytest.approx(train_one.macs)
+
+
+def test_a_batch_pays_its_fixed_costs_once():
+    """Eight images in one batch: the same MACs as eight batches of one, less energy and time
+    (a kernel launch per layer and the weights' reads are paid once per batch)."""
+    t = "jetson_tx2"
+    apart = work_costs(net(), (32, 64), [Work("x", 1.0, 8, True, 1)], [t])[t]
+    together = work_costs(net(), (32, 64), [Work("x", 1.0, 8, True, 8)], [t])[t]
+    assert together["macs"] == pytest.approx(apart["macs"])
+    assert together["energy_j"] < apart["energy_j"] and together["latency_s"] < apart["latency_s"]
+    batch = cost_models.profile(Deployed(net(), (32, 64)), (8, 3, 32, 64), t, training=True)
+    assert together["energy_j"] == pytest.approx(batch.energy_j)
+
+
+def test_step_groups_record_each_actions_batch_per_step():
+    groups = new_batch_groups(3, 4)                      # actions drop, 0.5, 1.0; batches of 4
+    for counts in ([0, 1, 3], [0, 1, 3], [4, 0, 0]):
+        add_batch_groups(groups, torch.tensor(counts))
+    assert groups.tolist() == [[0, 0, 0, 0, 1], [0, 2, 0, 0, 0], [0, 0, 0, 2, 0]]
+    work = step_work(["drop", 0.5, 1.0], groups)
+    assert work == [Work("drop", 0.0, 4, True, 4), Work("0.5", 0.5, 2, True, 1), Work("1.0", 1.0, 6, True, 3)]
 
 
 def conv():

@@ -103,7 +103,7 @@ def test_full_network_reference_equals_a_trained_full_baseline(tmp_path):
     cfg = report["config"]
     ref = full_network_reference(cfg["model"]["family"], 4, cfg["model"]["space"], (32, 64), (32, 64),
                                  per_action["1.0"]["images"], ["jetson_tx2"],
-                                 bn_images=per_action["bn_recalibration"]["images"])
+                                 bn_images=per_action["bn_recalibration"]["images"], batch=cfg["data"]["batch_size"])
     for key in ("inference", "training"):
         for metric in ("macs", "energy_j", "latency_s", "dram_bytes"):
             assert ref[key]["jetson_tx2"][metric] == pytest.approx(run[key]["jetson_tx2"][metric], rel=1e-9)

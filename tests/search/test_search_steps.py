@@ -69,6 +69,6 @@ def test_a_sampled_scale_arch_step_evaluates_one_scale_and_follows_the_penalty(p
     batch = cs.batch("val", 0)
     for _ in range(5):
         cs.arch_step(batch, tau=1.0)
-    arch_images = sum(n for (kind, _), n in cs.work.items() if kind == "arch")
+    arch_images = sum(n for (kind, *_), n in cs.work.items() if kind == "arch")
     assert arch_images == 5 * len(batch[0])  # one scale per step, not three
     assert cs.res.probs()[0].item() > before and cs.val_baseline is not None
