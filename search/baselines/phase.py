@@ -14,6 +14,7 @@ from search.derive import describe
 from search.engine.distributed import broadcast_object
 from search.engine.interrupt import Interrupted
 from search.engine.session import Session
+from search.report.report import unmatched_text
 from search.report.write import write_report_files
 from search.train.phase import initial_train_state
 
@@ -46,7 +47,9 @@ def baselines_phase(session: Session, splits: Splits, run_nested: RunNested) -> 
     for name in cfg.baselines:
         plan = plan_baseline(name, cfg, splits.num_classes, size, derived["inference"][cfg.cost.targets[0]]["macs"])
         out = run.path / "baselines" / name.replace(":", "_")
-        run.log(f"baseline {name}: {'co-search' if plan.arch is None else describe(plan.arch)} -> {out}")
+        unmatched = unmatched_text(plan.matched)
+        run.log(f"baseline {name}: {'co-search' if plan.arch is None else describe(plan.arch)} -> {out}"
+                + (f" ({unmatched})" if unmatched else ""))
         initial = None if plan.arch is None else fresh_start(plan.arch, name, cfg.run.seed)
         try:
             run_nested(plan.config, out, "run" if plan.arch is None else "train", initial)

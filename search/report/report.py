@@ -4,7 +4,7 @@
 ...                 {"jetson_tx2": {"energy_j": 9.0}}, wall_s=3.0)
 >>> run["training"]["wall_s"], run["inference"]["jetson_tx2"]["energy_j"]
 (3.0, 1.0)
->>> "| derived |" in markdown_table([run])
+>>> "| derived | – |" in markdown_table([run])
 True
 >>> si_format(0.00341, "J"), si_format(150.3, "J"), si_format(6.19e6, "MACs")
 ('3.41 mJ', '150 J', '6.19 MMACs')
@@ -23,6 +23,11 @@ METRICS = {"energy_j": ("energy", "J"), "latency_s": ("latency", "s"), "macs": (
            "dram_bytes": ("DRAM traffic", "B")}
 # a network whose inference input is smaller than this on a side has lost most of the image
 MIN_SIDE_PX = 16
+# a matched baseline whose MACs are off the derived network's by more than this fraction is "unmatched"
+MATCH_TOLERANCE = 0.10
+# a baseline's parameter (run["matched"]) as the tables' "setting" column shows it
+SETTINGS = (("width_mult", "width {:.3g}"), ("inference_scale", "scale {:.3g}"), ("seed", "seed {}"))
+DEGENERATE = "degenerate (see warnings)"
 FULL_NETWORK = "full network (cost model)"
 
 
@@ -95,16 +100,17 @@ def seed_std(run: Mapping[str, Any], *path: str) -> float | None:
 
 
 def markdown_table(runs: Sequence[Mapping[str, Any]]) -> str:
-    """mIoU, inference cost per target, training energy per target and wall time, one row per run
-    (``mean ± std`` for rows that group several seeds)."""
+    """The setting (:func:`setting_cell`), mIoU, inference cost per target, training energy per
+    target and wall time, one row per run (``mean ± std`` for rows that group several seeds)."""
     targets = targets_of(runs)
-    head = ["run", "mIoU %"]
+    head = ["run", "setting", "mIoU %"]
     for t in targets:
         head += [f"{t} inf. {h}" for _, h, _, _ in COLUMNS] + [f"{t} train energy J"]
     head.append("train wall s")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for run in runs:
-        row = [run.get("label", run["name"]), _fmt(run.get("miou"), 100, "{:.2f}", seed_std(run, "miou"))]
+        row = [run.get("label", run["name"]), setting_cell(run),
+               _fmt(run.get("miou"), 100, "{:.2f}", seed_std(run, "miou"))]
         for t in targets:
             inf = run.get("inference", {}).get(t, {})
             row += [_fmt(inf.get(k), s, f, seed_std(run, "inference", t, k)) for k, _, s, f in COLUMNS]
@@ -150,7 +156,8 @@ def relative_lines(pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
     for run, ref in pairs:
         spread = [s for s in (seed_std(run, "miou"), seed_std(ref, "miou") if ref is not run else None) if s is not None]
         std = math.sqrt(sum(s * s for s in spread)) if spread else None
-        row = [run.get("label", run["name"])] + ([ref.get("label", ref["name"])] if show_reference else [])
+        row = [", ".join([run.get("label", run["name"]), *flags(run)])]
+        row += [ref.get("label", ref["name"])] if show_reference else []
         row.append(_fmt(_delta(run.get("miou"), ref.get("miou")), 100, "{:+.2f}", std))
         for t in targets:
             for m in metrics:
@@ -224,6 +231,60 @@ def degenerate_reasons(run: Mapping[str, Any], class_names: Sequence[str] = ()) 
             reasons.append(f"inference input of {h}x{w} px{at}: under {MIN_SIDE_PX} px on a side, little of the "
                            f"image is left")
     return reasons
+
+
+def match_check(reference: float, macs: float, tolerance: float = MATCH_TOLERANCE) -> dict[str, Any]:
+    """How near a matched baseline's ``macs`` came to the ``reference`` (the derived network's):
+    ``ratio`` (achieved / reference) and ``within_tolerance`` (off by at most ``tolerance``).
+
+    >>> match_check(100.0, 108.0), match_check(100.0, 250.0)
+    ({'ratio': 1.08, 'within_tolerance': True}, {'ratio': 2.5, 'within_tolerance': False})
+    """
+    ratio = macs / reference if reference else math.inf
+    return {"ratio": ratio, "within_tolerance": abs(ratio - 1) <= tolerance}
+
+
+def unmatched_text(matched: Mapping[str, Any] | None) -> str | None:
+    """``unmatched (2.50× the derived MACs)`` for a matched baseline outside the tolerance (its
+    ``within_tolerance``, else :func:`match_check` of a report written before it was stored);
+    None otherwise.
+
+    >>> unmatched_text({"metric": "macs", "reference": 100.0, "macs": 250.0}), unmatched_text({"width_mult": 0.5})
+    ('unmatched (2.50× the derived MACs)', None)
+    """
+    if not matched or "reference" not in matched or "macs" not in matched:
+        return None
+    check = matched if "within_tolerance" in matched else match_check(matched["reference"], matched["macs"])
+    return None if check["within_tolerance"] else f"unmatched ({check['ratio']:.2f}× the derived MACs)"
+
+
+def flags(run: Mapping[str, Any]) -> list[str]:
+    """What makes a run's row suspect: unmatched MACs, a degenerate result (:func:`degenerate_reasons`);
+    a grouped row: any of its seeds'."""
+    out: list[str] = []
+    for member in run.get("members") or [run]:
+        text = unmatched_text(member.get("matched"))
+        for flag in ([text] if text else []) + ([DEGENERATE] if degenerate_reasons(member) else []):
+            if flag not in out:
+                out.append(flag)
+    return out
+
+
+def setting_cell(run: Mapping[str, Any]) -> str:
+    """The "setting" column: the baseline's width multiplier, input scale or seed (each distinct
+    value of a grouped row's seeds), then its :func:`flags`; "–" for none.
+
+    >>> setting_cell({"name": "uniform", "matched": {"reference": 1e6, "macs": 2.2e6, "width_mult": 0.0156}})
+    'width 0.0156; unmatched (2.20× the derived MACs)'
+    """
+    values: list[str] = []
+    for member in run.get("members") or [run]:
+        matched = member.get("matched") or {}
+        for key, fmt in SETTINGS:
+            if key in matched and fmt.format(matched[key]) not in values:
+                values.append(fmt.format(matched[key]))
+    parts = ([", ".join(values)] if values else []) + flags(run)
+    return "; ".join(parts) or "–"
 
 
 def warning_lines(runs: Sequence[Mapping[str, Any]], class_names: Sequence[str] = ()) -> list[str]:

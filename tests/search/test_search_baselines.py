@@ -12,9 +12,12 @@ from search.baselines.plan import (
     matched_resolution,
     matched_uniform,
     plan_baseline,
+    uniform_arch,
 )
 from search.config import BASELINE_KINDS
 from search.errors import UserError
+from search.report.report import MATCH_TOLERANCE
+from supernet.space import MIN_WIDTH_FRACTION
 
 SPACE = {"widest": 0.5}
 SIZE = (32, 64)
@@ -25,6 +28,25 @@ def test_uniform_match_recovers_a_width():
     w, arch, macs = matched_uniform("deeplabv3plus", 4, SPACE, SIZE, goal)
     assert macs == goal  # the same widths, found by bisection
     assert arch["choices"] == supernet.baseline_arch("deeplabv3plus", 4, width_mult=w, **SPACE)["choices"]
+
+
+def test_uniform_match_goes_below_the_old_narrowest_width():
+    # the bisection used to stop at width 1/16, which the space rounds up to its narrowest option (1/4)
+    old_floor = arch_macs(supernet.baseline_arch("deeplabv3plus", 4, width_mult=1 / 16, **SPACE), SIZE)
+    goal = old_floor / 2
+    w, arch, macs = matched_uniform("deeplabv3plus", 4, SPACE, SIZE, goal)
+    assert w < 1 / 4 and arch_macs(arch, SIZE) == macs < old_floor
+    assert abs(macs / goal - 1) <= MATCH_TOLERANCE
+
+
+def test_plan_records_how_near_the_match_came():
+    cfg = tiny_config(".")
+    floor = arch_macs(uniform_arch("deeplabv3plus", 4, MIN_WIDTH_FRACTION, SPACE), SIZE)
+    far = plan_baseline("uniform", cfg, 4, SIZE, reference_macs=floor / 3).matched  # below the narrowest uniform net
+    assert far["within_tolerance"] is False and far["ratio"] == pytest.approx(3.0, rel=0.01)
+    assert far["width_mult"] == pytest.approx(MIN_WIDTH_FRACTION, abs=1e-4) and far["macs"] == pytest.approx(floor)
+    near = plan_baseline("uniform", cfg, 4, SIZE, reference_macs=1.02 * floor).matched
+    assert near["within_tolerance"] is True and near["ratio"] == near["macs"] / near["reference"]
 
 
 def test_resolution_match_within_tolerance():
@@ -82,9 +104,13 @@ def test_run_reports_every_baseline(tmp_path):
     for name in ("uniform", "resolution", "random"):
         assert runs[name]["matched"]["macs"] == runs[name]["inference"]["jetson_tx2"]["macs"]
         assert runs[name]["matched"]["reference"] == goal
+        assert runs[name]["matched"]["ratio"] == runs[name]["matched"]["macs"] / goal
     assert abs(runs["resolution"]["inference"]["jetson_tx2"]["macs"] - goal) / goal < 0.15
     assert runs["full"]["inference"]["jetson_tx2"]["macs"] > goal or goal == runs["full"]["inference"]["jetson_tx2"]["macs"]
-    assert "## Against the full network" in (out / "report.md").read_text()
+    md = (out / "report.md").read_text()
+    assert "## Against the full network" in md
+    assert f"| uniform | width {runs['uniform']['matched']['width_mult']:.3g}" in md
+    assert f"| random | seed {runs['random']['matched']['seed']}" in md
     assert (out / "pareto_training.png").is_file()
     # a finished run with baselines resumes to "already complete"
     code, _, stderr = run_cli("run", "--resume", "--out", out)

@@ -6,6 +6,7 @@ import pytest
 
 from search.config import dump_yaml
 from search.report.compare import collect, compare, group_seeds
+from search.report.report import setting_cell
 from search_testing import run_cli, tiny_config
 
 
@@ -140,6 +141,33 @@ def test_degenerate_runs_are_flagged(tmp_path):
     md = (tmp_path / "cmp" / "compare.md").read_text()
     assert "* WARNING derived: only class 0 has an IoU above 0" in md
     assert "* WARNING resolution: inference input of 8x16 px" in md and "WARNING full" not in md
+
+
+def test_unmatched_baselines_and_settings_in_the_table(tmp_path):
+    # as a report.json written before "within_tolerance" was stored: the ratio comes from the MACs
+    uniform = {"metric": "macs", "reference": 1e6, "macs": 3.7e6, "width_mult": 0.0625}
+    resolution = {"metric": "macs", "reference": 1e6, "macs": 1.05e6, "inference_scale": 0.62}
+    a = _report(tmp_path / "a", [_run("derived", 0.5, 0.004, 10.0), _run("uniform", 0.4, 0.01, 10.0, matched=uniform),
+                                 _run("resolution", 0.45, 0.004, 10.0, matched=resolution),
+                                 _run("random", 0.4, 0.004, 10.0, matched={"seed": 7}),
+                                 _run("full", 0.6, 0.02, 20.0, matched={})])
+    code, stdout, stderr = run_cli("compare", a, "--out", tmp_path / "cmp")
+    assert code == 0, stderr
+    md = (tmp_path / "cmp" / "compare.md").read_text()
+    for text in (md, stdout):
+        assert "| run | setting | mIoU % |" in text
+        assert "| uniform | width 0.0625; unmatched (3.70× the derived MACs) | 40.00 |" in text
+        assert "| uniform, unmatched (3.70× the derived MACs) | -20.00 |" in text  # the change against full
+        assert "| resolution | scale 0.62 | 45.00 |" in text and "| random | seed 7 | 40.00 |" in text
+        assert "| derived | – |" in text and "| full | – |" in text
+
+
+def test_grouped_seeds_show_each_setting():
+    base = {"name": "uniform", "miou": 0.5, "inference": {}, "setting": {}, "config_key": "k"}
+    seeds = [{**base, "seed": s, "run_dir": f"s{s}", "matched": {"reference": 1.0, "macs": macs, "width_mult": w}}
+             for s, macs, w in ((0, 1.0, 0.25), (1, 1.5, 0.3))]
+    rows = group_seeds(seeds)
+    assert setting_cell(rows[0]) == "width 0.25, width 0.3; unmatched (1.50× the derived MACs)"
 
 
 def test_sweep_uses_the_report_package():

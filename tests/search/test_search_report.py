@@ -1,4 +1,5 @@
 """search/report.py and search/plots.py: the report schema, markdown and Pareto plots."""
+from search.baselines.plan import matched_record
 from search.report.plots import pareto_front, pareto_plot
 from search.report.report import (
     build_report,
@@ -19,11 +20,31 @@ def test_report_schema_and_markdown(tmp_path):
     report = build_report(runs, slim, {"run": {"seed": 0}}, ["road", "sky"])
     assert report["runs"][0]["training"] == {"jetson_tx2": {"energy_j": 12.0}, "wall_s": 4.0}
     table = markdown_table(runs)
-    assert "| derived | 61.00 | 2000.00 | 10.000 | 2.000 | 3.00 | 12 | 4.0 |" in table
+    assert "| derived | – | 61.00 | 2000.00 | 10.000 | 2.000 | 3.00 | 12 | 4.0 |" in table
     md = markdown_report(report, {"family": "pspnet", "choices": {"head.width": 16}})
     assert "| road | 50.00 |" in md and "| sky | – |" in md and "kept fraction" in md and "| head.width | 16 |" in md
     pareto_plot(runs, tmp_path / "p.png")
     assert (tmp_path / "p.png").stat().st_size > 1000
+
+
+def _baseline(name, macs, matched, **inference):
+    return run_entry(name, {"miou": 0.5, "iou": [0.5, 0.5]}, {"jetson_tx2": {**COST, "macs": macs, **inference}},
+                     {"jetson_tx2": {"energy_j": 10.0}}, wall_s=1.0, matched=matched)
+
+
+def test_baseline_settings_and_flags_in_report_md():
+    runs = [_baseline("derived", 2e9, None), _baseline("full", 8e9, {}),
+            _baseline("uniform", 5e9, matched_record(2e9, 5e9, width_mult=0.0156)),
+            _baseline("resolution", 2.1e9, matched_record(2e9, 2.1e9, inference_scale=0.0625),
+                      input_shape=[1, 3, 4, 8]),
+            _baseline("random", 1.9e9, matched_record(2e9, 1.9e9, seed=7))]
+    md = markdown_report(build_report(runs, None, {}))
+    assert "| run | setting | mIoU % |" in md and "| derived | – | 50.00 |" in md
+    assert "| uniform | width 0.0156; unmatched (2.50× the derived MACs) | 50.00 |" in md
+    assert "| uniform, unmatched (2.50× the derived MACs) | +0.00 |" in md  # the table against full
+    assert "| resolution | scale 0.0625; degenerate (see warnings) | 50.00 |" in md  # within the tolerance
+    assert "* WARNING resolution: inference input of 4x8 px" in md
+    assert "| random | seed 7 | 50.00 |" in md and md.count("unmatched") == 2
 
 
 def test_pareto_front():
