@@ -4,7 +4,8 @@ For each family and seed k: ``python -m search run experiments/configs/benchmark
 run.seed=k`` (the derived network at ``search.target_cost`` and the baselines full, uniform,
 resolution, network_only, data_only, random), then the derived architecture retrained without its data gate
 (``python -m search train CONFIG --arch RUN/arch.json train.data_gates=false``: same arch, same
-budget). ``--jobs`` (family, seed) pairs run at a time. Every figure is reported as mean ± std over
+budget), and the fairness check: the derived arch with its gate from fresh weights for the whole
+``train.steps`` (``train CONFIG --arch RUN/arch.json``, the old separate schedule's training). ``--jobs`` (family, seed) pairs run at a time. Every figure is reported as mean ± std over
 the seeds, with the spread of the derived architectures' MACs, and the goals are checked on the
 means. Writes experiments/results/benchmark.md and benchmark.json (every run of every family and
 seed: mIoU, inference energy and MACs, total training energy and wall time). Finished sub-runs are
@@ -40,6 +41,7 @@ FAMILIES = ("deeplabv3plus", "pspnet", "multires")
 TARGETS = ("jetson_tx2", "zc706")
 RUNS = ("derived", "full", "uniform", "resolution", "network_only", "data_only", "random")
 NO_GATE = "derived_no_gate"  # the derived arch retrained with train.data_gates=false
+FRESH = "derived_fresh"      # fairness check: the derived arch and its gate, fresh weights, the whole budget
 # the goals, each against the full network's mean over seeds (issue "The co-search must pay for itself")
 GOALS = {"training_energy_max": 0.6, "training_wall_max": 0.8, "inference_energy_max": 0.6, "miou_drop_max": 0.005}
 QUICK = ["search.warmup_steps=2", "search.steps=4", "train.steps=10", "search.arch_every=1", "data.num_train=32", "data.num_val=16",
@@ -82,6 +84,11 @@ def no_gate_cmd(family: str, seed: int, run: Path, out: Path, extra: list[str]) 
             "train.data_gates=false", *extra, "--out", rel(out), *resume(out)]
 
 
+def fresh_cmd(family: str, seed: int, run: Path, out: Path, extra: list[str]) -> list[str]:
+    return ["python", "-m", "search", "train", config(family), "--arch", rel(run / "arch.json"), f"run.seed={seed}",
+            *extra, "--out", rel(out), *resume(out)]
+
+
 def shown(cmd: list[str]) -> str:
     return " ".join(c for c in cmd if c != "--resume")
 
@@ -99,11 +106,13 @@ def figures(run: dict[str, Any]) -> dict[str, Any]:
 
 
 def read_seed(seed_dir: Path) -> dict[str, dict[str, Any]]:
-    """{run name: figures} of one family and seed: the run's report.json and the no-gate run's."""
+    """{run name: figures} of one family and seed: the run's report.json, the no-gate and fresh runs'."""
     report = json.loads((seed_dir / "run" / "report.json").read_text())
     runs = {r["name"]: figures(r) for r in report["runs"] if r["name"] in RUNS}
-    no_gate = json.loads((seed_dir / "no_gate" / "report.json").read_text())
-    runs[NO_GATE] = figures(next(r for r in no_gate["runs"] if r["name"] == "derived"))
+    for name, sub in ((NO_GATE, "no_gate"), (FRESH, "fresh")):
+        path = seed_dir / sub / "report.json"
+        if path.exists():
+            runs[name] = figures(next(r for r in json.loads(path.read_text())["runs"] if r["name"] == "derived"))
     return runs
 
 
@@ -113,7 +122,7 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 
 def aggregate(seeds: dict[int, dict[str, dict[str, Any]]]) -> dict[str, dict[str, list[float]]]:
     """{run name: {figure: [mean, std]}} over the seeds."""
-    names = [n for n in (*RUNS, NO_GATE) if all(n in s for s in seeds.values())]
+    names = [n for n in (*RUNS, NO_GATE, FRESH) if all(n in s for s in seeds.values())]
     keys = list(next(iter(seeds.values()))["derived"])
     return {n: {k: list(mean_std([s[n][k] for s in seeds.values()])) for k in keys} for n in names}
 
@@ -180,6 +189,22 @@ def goals(agg: dict[str, dict[str, list[float]]]) -> list[dict[str, Any]]:
     return out
 
 
+def versus(agg: dict[str, dict[str, list[float]]], run: str, other: str) -> str:
+    """``run`` against ``other`` on the means: mIoU difference (with both seed stds) and the
+    ratio of total training energy per target."""
+    a, b = agg[run], agg[other]
+    energy = ", ".join(f"{a[f'training.{t}.energy_j'][0] / b[f'training.{t}.energy_j'][0]:.3f}x ({t})" for t in TARGETS)
+    return (f"{run} vs {other}: mIoU {(a['miou'][0] - b['miou'][0]) * 100:+.2f} points (seed stds "
+            f"{a['miou'][1] * 100:.2f} / {b['miou'][1] * 100:.2f}), total training energy {energy}")
+
+
+def comparisons(agg: dict[str, dict[str, list[float]]]) -> list[str]:
+    """What the data side adds (against network_only), what the gate costs or saves (against the
+    same arch without it), and the fairness check (fresh weights on the whole budget)."""
+    pairs = [("derived", "network_only"), ("derived", NO_GATE), (FRESH, "derived")]
+    return [f"* {versus(agg, a, b)}" for a, b in pairs if a in agg and b in agg]
+
+
 def goal_table(rows: list[dict[str, Any]]) -> str:
     table = ["| goal | target | measured (mean over seeds) | needed | met |", "|---|---|---|---|---|"]
     table += [f"| {r['goal']} | {r['target']} | {r['value']} | {r['needed']} | {'yes' if r['met'] else '**no**'} |"
@@ -198,6 +223,8 @@ def run_one(family: str, seed: int, out: Path, extra: list[str], python: str) ->
     wall = {"run": sh([python, *cmds[0][1:]], log)}
     cmds.append(no_gate_cmd(family, seed, seed_dir / "run", seed_dir / "no_gate", extra))
     wall["no_gate"] = sh([python, *cmds[1][1:]], log)
+    cmds.append(fresh_cmd(family, seed, seed_dir / "run", seed_dir / "fresh", extra))
+    wall["fresh"] = sh([python, *cmds[2][1:]], log)
     print(f"{family} seed {seed}: done in {sum(wall.values()) / 60:.1f} min", flush=True)
     return {"commands": [shown(c) for c in cmds], "wall_s": wall}
 
@@ -271,10 +298,11 @@ def main() -> int:
         sp = arch_spread[TARGETS[0]]
         wall = [sum(done[(family, s)]["wall_s"].values()) / 60 for s in seeds]
         sections += [f"## {family}", "",
-                     f"wall time per seed (run + no-gate run): {', '.join(f'{w:.1f}' for w in wall)} min", "",
-                     goal_table(rows), "",
+                     f"wall time per seed (run + no-gate + fresh runs): {', '.join(f'{w:.1f}' for w in wall)} min",
+                     "", goal_table(rows), "", *comparisons(agg), "",
                      f"Mean ± std over seeds {', '.join(map(str, seeds))} (energies in mJ, MACs in millions; "
-                     f"{NO_GATE}: the derived arch retrained with train.data_gates=false):", "",
+                     f"{NO_GATE}: the derived arch retrained with train.data_gates=false; {FRESH}: the derived arch "
+                     "and its gate from fresh weights for the whole train.steps, search not counted):", "",
                      figures_table(agg), "",
                      f"Derived architectures across seeds ({TARGETS[0]} inference MACs): "
                      f"{', '.join(f'{m / 1e6:.2f}' for m in sp['macs'])} M (mean {sp['mean'] / 1e6:.2f} ± "
