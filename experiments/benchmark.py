@@ -44,7 +44,7 @@ NO_GATE = "derived_no_gate"  # the derived arch retrained with train.data_gates=
 FRESH = "derived_fresh"      # fairness check: the derived arch and its gate, fresh weights, the whole budget
 # the goals, each against the full network's mean over seeds (issue "The co-search must pay for itself")
 GOALS = {"training_energy_max": 0.6, "training_wall_max": 0.8, "inference_energy_max": 0.6, "miou_drop_max": 0.005}
-QUICK = ["search.warmup_steps=2", "search.steps=4", "train.steps=10", "search.arch_every=1", "data.num_train=32", "data.num_val=16",
+QUICK = ["search.warmup_steps=2", "search.steps=4", "train.steps=16", "search.arch_every=1", "data.num_train=32", "data.num_val=16",
          "data.num_test=16", "run.log_every=2"]
 def sh(cmd: list[str], log: Path) -> float:
     """Run ``cmd`` from the repository root, its output appended to ``log``; returns wall seconds."""
