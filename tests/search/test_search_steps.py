@@ -6,6 +6,7 @@ from search.cosearch.cosearch import CoSearch
 from search.data.splits import load_splits
 from search.engine.session import Session
 from search_testing import tiny_config
+from supernet import scaled_size
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +55,29 @@ def test_gate_steps_under_a_heavy_training_cost_move_images_to_cheaper_actions(p
     for _ in range(3):
         cs.gate_step(batch)
     assert expected_cost() < before
+
+
+def test_a_gated_weight_step_puts_its_whole_batch_at_one_action(parts):
+    cs = _cosearch(parts, "one-action")
+    bs, seen = cs.cfg.data.batch_size, set()
+    for t in range(6):
+        before = cs.action_counts.clone()
+        cs.weight_step(t, tau=1.0)
+        step = (cs.action_counts - before).tolist()
+        assert sorted(step) == [0] * (len(step) - 1) + [bs]      # one action for every image
+        seen.add(step.index(bs))
+    assert len(seen) > 1                                          # drawn per step, not fixed
+    assert all(batch == bs for (kind, _, batch) in cs.work if kind == "train")   # costed as whole batches
+
+
+def test_a_relative_train_cost_is_the_energy_of_a_batch_per_image(parts):
+    cs = _cosearch(parts, "train-cost")
+    cost = cs.relative_train_cost()
+    b = cs.cfg.data.batch_size
+    half_size = [scaled_size(s, 0.5) for s in cs.train_size]
+    half = cs.net.expected_cost(cs.target, (b, 3, *half_size), training=True).energy_j
+    full = cs.net.expected_cost(cs.target, (b, 3, *cs.train_size), training=True).energy_j
+    assert float(cost[cs.actions.index(0.5)]) == pytest.approx(float(half / full), rel=1e-6)
 
 
 def test_weight_step_counts_every_image_once(parts):
