@@ -157,10 +157,12 @@ class SearchConfig:
     inference_scales: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
     # train.budget shared (one budget, DESIGN.md §3): the search (warm-up included) takes at most
     # max_share of train.steps, and ends early once the derived arch (derived every stable_every
-    # steps after the warm-up) is unchanged for stable_checks checks in a row (0: never early)
+    # steps after the warm-up) is unchanged for stable_checks checks in a row (0: never early): the same
+    # branches and inference scale, every width within stable_tolerance options of the first of those checks
     max_share: float = rule(0.4, gt=0, le=1)
     stable_every: int = rule(10, gt=0)
     stable_checks: int = rule(3, ge=0)
+    stable_tolerance: int = rule(1, ge=0)  # a width may move this many options and still count as unchanged
     # arch step: all inference scales evaluated (weighted by their probabilities), or one sampled
     # scale (score-function gradient for rho): a third of the compute with three scales
     arch_scales: str = rule("all", choices=("all", "sample"))

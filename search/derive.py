@@ -73,6 +73,31 @@ def derive_arch(net: supernet.Supernet, res: InferenceResolution, gate: DataGate
     return arch
 
 
+def within_options(a: Mapping[str, Any], b: Mapping[str, Any], options: Mapping[str, Sequence[Any]],
+                   tolerance: int = 1) -> bool:
+    """Whether two derived archs' ``choices`` agree up to ``tolerance`` option steps in each width:
+    a site with more than two options may differ by that many positions in ``options[site]``;
+    every other choice (branches, the inference scale) must be equal.
+
+    >>> opts = {"w": (8, 12, 16, 20), "keep": (False, True)}
+    >>> within_options({"w": 12, "keep": True}, {"w": 16, "keep": True}, opts)
+    True
+    >>> within_options({"w": 8, "keep": True}, {"w": 16, "keep": True}, opts), within_options(
+    ...     {"w": 12, "keep": True}, {"w": 12, "keep": False}, opts)
+    (False, False)
+    """
+    if a.keys() != b.keys():
+        return False
+    for key, value in a.items():
+        choices = options.get(key, ())
+        if len(choices) > 2 and value in choices and b[key] in choices:
+            if abs(choices.index(value) - choices.index(b[key])) > tolerance:
+                return False
+        elif value != b[key]:
+            return False
+    return True
+
+
 def gate_description(gate: DataGate) -> dict[str, Any]:
     """The gate as plain JSON data: actions, sizes, feature names and weights."""
     return {**gate.to_dict(), "feature_names": list(FEATURE_NAMES),

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from typing import Any
 
@@ -17,7 +16,7 @@ import supernet
 from search.config import Config
 from search.cosearch.cosearch import CoSearch
 from search.data.splits import Splits
-from search.derive import derive_arch, describe, inference_scale
+from search.derive import derive_arch, describe, inference_scale, within_options
 from search.engine.checkpoint import load_checkpoint
 from search.engine.distributed import check_synchronised
 from search.engine.hooks import Checkpoint, Metrics, Progress, StopWhenUnchanged, WallClock
@@ -89,8 +88,10 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     def derived() -> dict[str, Any]:
         return derive_arch(cs.net, cs.res, gate, s.derive_rule, s.network, s.search_resolution, cs.full_choices)
 
-    stable = StopWhenUnchanged(lambda: json.dumps(derived()["choices"], sort_keys=True), s.stable_every,
-                               s.stable_checks if shared else 0, start=s.warmup_steps)
+    options = {name: site.options for name, site in cs.net.sites.items()}
+    stable = StopWhenUnchanged(lambda: derived()["choices"], s.stable_every, s.stable_checks if shared else 0,
+                               start=s.warmup_steps,
+                               same=lambda a, b: within_options(a, b, options, s.stable_tolerance))
     step, state = session.resume_point("search")
     searched = run.path / SEARCH_CHECKPOINT  # written when the search ends: a resumed run does not repeat it
     finished = session.resumed is not None and state is not None and searched.is_file()

@@ -9,6 +9,7 @@ True
 """
 from __future__ import annotations
 
+import operator
 import time
 from typing import Any, Callable
 
@@ -80,20 +81,27 @@ class Progress(HookBase):
 
 class StopWhenUnchanged(HookBase):
     """Ends the loop early once ``probe()`` (e.g. the derived architecture) has stopped changing:
-    ``probe()`` is read every ``every`` steps after step ``start``; the loop stops when it equals
-    the previous reading ``checks`` times in a row (0: never). Resumable (``state_dict``); put it
-    before :class:`Checkpoint`, so a checkpoint holds the decision.
+    ``probe()`` is read every ``every`` steps after step ``start``; the loop stops when
+    ``checks`` readings in a row are ``same`` (default ``==``) as the reading that began the run of
+    them (0: never). Resumable (``state_dict``); put it before :class:`Checkpoint`, so a
+    checkpoint holds the decision.
 
     >>> values = iter([1, 2, 2, 2, 2, 2])
     >>> stop = StopWhenUnchanged(lambda: next(values), every=1, checks=2)
     >>> loop = Loop("demo", lambda t: {}, total=10, hooks=[stop]); loop.run()
     >>> loop.step, stop.stopped
     (4, True)
+    >>> values = iter([1, 5, 6, 7, 8, 9])     # a drift of 1 per reading: never 2 in a row near the first
+    >>> stop = StopWhenUnchanged(lambda: next(values), every=1, checks=2, same=lambda a, b: abs(a - b) <= 1)
+    >>> loop = Loop("demo", lambda t: {}, total=6, hooks=[stop]); loop.run()
+    >>> stop.stopped
+    False
     """
 
-    def __init__(self, probe: Callable[[], Any], every: int, checks: int, start: int = 0) -> None:
-        self.probe, self.every, self.checks, self.start = probe, every, checks, start
-        self.last: Any = None
+    def __init__(self, probe: Callable[[], Any], every: int, checks: int, start: int = 0,
+                 same: Callable[[Any, Any], bool] = operator.eq) -> None:
+        self.probe, self.every, self.checks, self.start, self.same = probe, every, checks, start, same
+        self.last: Any = None   # the reading that began the current run of unchanged ones
         self.unchanged, self.stopped = 0, False
 
     def before_loop(self, loop: Loop) -> None:
@@ -103,8 +111,10 @@ class StopWhenUnchanged(HookBase):
         if self.checks <= 0 or loop.step <= self.start or (loop.step - self.start) % self.every:
             return
         value = self.probe()
-        self.unchanged = self.unchanged + 1 if self.last is not None and value == self.last else 0
-        self.last = value
+        if self.last is not None and self.same(value, self.last):
+            self.unchanged += 1
+        else:
+            self.last, self.unchanged = value, 0
         if self.unchanged >= self.checks:
             self.stopped = loop.should_stop = True
 
