@@ -25,15 +25,18 @@ from supernet.gates import DataGate
 def train_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: DataGate | None,
                 features: torch.Tensor, search: dict[str, Any] | None = None) -> dict[str, Any]:
     """The state the training starts from. Without a ``gate`` every image trains at the arch's
-    inference scale."""
+    inference scale; with one, at the gate's action but never above the inference scale (an image
+    the gate sends higher trains at the scale the network is deployed at: a larger one would
+    cost more than it can give back at deployment)."""
     choice = probs = slimming = None
-    actions: list[Any] = [inference_scale(arch)]
+    scale = inference_scale(arch)
+    actions: list[Any] = [scale]
     if gate is not None:
+        actions = list(gate.actions) + ([scale] if scale not in gate.actions else [])
+        capped = torch.tensor([actions.index(scale if a != "drop" and a > scale else a) for a in gate.actions])
         with torch.no_grad():
-            choice, probs = gate.choose(features).cpu(), torch.softmax(gate(features), dim=-1).cpu()
-        actions, slimming = list(gate.actions), slimming_summary(choice, gate.actions, features)
-        if inference_scale(arch) not in actions:  # the deployed scale, for the last train.deployed_share of the steps
-            actions.append(inference_scale(arch))
+            choice, probs = capped[gate.choose(features).cpu()], torch.softmax(gate(features), dim=-1).cpu()
+        slimming = slimming_summary(choice, actions, features)
     return {"name": name, "arch": arch, "actions": actions, "choice": choice, "probs": probs,
             "data_slimming": slimming, "search": search,
             "trainer": {"model": model.state_dict(), "opt": None, "step": 0,

@@ -1,11 +1,13 @@
-"""search/train/trainer.py: a gated training ends at the deployed scale; each step's batches are counted."""
+"""search/train: a gated training ends at the deployed scale, never trains above it, and counts each step's batches."""
 import pytest
 import torch
 
 import supernet
 from search.data.splits import load_splits
 from search.engine.session import Session
+from search.train.phase import train_state
 from search.train.trainer import Trainer
+from supernet.gates import DataGate
 from search_testing import tiny_config
 
 ACTIONS = ["drop", 0.5, 0.75, 1.0]
@@ -69,3 +71,17 @@ def test_a_gated_batch_holds_one_action_and_a_dropped_batch_computes_nothing(par
             assert all(torch.equal(a, b) for a, b in zip(before, trainer.model.parameters()))
     assert dropped > 0 and int(trainer.batch_groups.sum()) == trainer.total_steps   # one group per step
     assert trainer.sched.last_epoch == trainer.total_steps    # a dropped batch is still a step of the schedule
+
+
+def test_the_gate_never_trains_an_image_above_the_deployed_scale():
+    gate = DataGate(3, actions=ACTIONS)
+    with torch.no_grad():   # a gate that sends every image to 1.0
+        last = [m for m in gate.modules() if isinstance(m, torch.nn.Linear)][-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.0, 0.0, 0.0, 5.0]))
+    feats = torch.randn(10, 3)
+    assert set(gate.choose(feats).tolist()) == {ACTIONS.index(1.0)}
+    arch = supernet.baseline_arch("deeplabv3plus", 4, inference_scale=0.75, widest=0.25)
+    state = train_state("x", arch, supernet.build_from_arch(arch), gate, feats)
+    assert {state["actions"][c] for c in state["choice"].tolist()} == {0.75}
+    assert state["data_slimming"]["action_histogram"]["0.75"] == 10
