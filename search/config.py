@@ -162,7 +162,7 @@ class SearchConfig:
     max_share: float = rule(0.4, gt=0, le=1)
     stable_every: int = rule(10, gt=0)
     stable_checks: int = rule(3, ge=0)
-    stable_tolerance: int = rule(1, ge=0)  # a width may move this many options and still count as unchanged
+    stable_tolerance: int = rule(0, ge=0)  # a width may move this many options and still count as unchanged
     # arch step: all inference scales evaluated (weighted by their probabilities), or one sampled
     # scale (score-function gradient for rho): a third of the compute with three scales
     arch_scales: str = rule("all", choices=("all", "sample"))
