@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from search.data.batches import collate, global_batch, step_indices
+from search.data.batches import bucketed_indices, collate, global_batch, step_indices
 from search.engine.distributed import DistEnv
 from search.engine.seeding import derive_seed, seed_step
 from search.errors import UserError
@@ -40,3 +40,20 @@ def test_global_batch_shards_by_rank():
     assert parts[0][0] == parts[1][0] and parts[0][1] == [0, 1] and parts[1][1] == [2, 3]
     seen = [int(img[0, 0, 0]) for p in parts for img in p[2]]
     assert seen == parts[0][0]
+
+
+def test_a_bucketed_epoch_gives_each_image_once_in_batches_of_one_bucket():
+    buckets = [0] * 9 + [1] * 4 + [2] * 1            # 9 -> 4 + 4 + 1 (left out); 4 -> 4; 1 -> none
+    per_epoch = 3
+    epoch0 = [bucketed_indices(buckets, 4, s, seed=3) for s in range(per_epoch)]
+    assert all(epoch == 0 for _, epoch in epoch0) and bucketed_indices(buckets, 4, per_epoch, seed=3)[1] == 1
+    seen = sorted(i for idx, _ in epoch0 for i in idx)
+    assert len(seen) == len(set(seen)) == 12 and 13 not in seen   # the lone bucket-2 image never trains
+    assert all(len({buckets[i] for i in idx}) == 1 for idx, _ in epoch0)
+    assert bucketed_indices(buckets, 4, 1, seed=3) == epoch0[1]
+    assert [bucketed_indices(buckets, 4, s, seed=4)[0] for s in range(per_epoch)] != [idx for idx, _ in epoch0]
+
+
+def test_buckets_too_small_for_a_batch_are_a_clear_error():
+    with pytest.raises(UserError, match="no batch of 2"):
+        bucketed_indices([0, 1, 2], 4, 0, seed=0)

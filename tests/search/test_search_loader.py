@@ -24,6 +24,22 @@ def test_workers_give_the_same_batches_in_any_order():
         torch.set_num_threads(threads)
 
 
+def test_workers_give_the_same_bucketed_batches():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        ds = build_dataset({"name": "synthetic", "split": "train", "size": 16, "image_size": [16, 32]})
+        env, buckets = setup("cpu"), [i % 3 for i in range(16)]     # sizes 6, 5, 5: short batches too
+        plain = StepBatches(ds, 4, 0, "train", env, buckets=buckets)
+        workers = StepBatches(ds, 4, 0, "train", env, workers=2, buckets=buckets)
+        for step in (0, 1, 2, 7, 3):
+            a, b = plain(step), workers(step)
+            assert a[:2] == b[:2] and torch.equal(a[2], b[2]) and torch.equal(a[3], b[3]), step
+            assert len({buckets[i] for i in a[0]}) == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_a_search_with_workers_derives_the_same_arch(tmp_path):
     archs = []
     for workers in (0, 2):
