@@ -5,8 +5,8 @@ run.seed=k`` (the derived network at ``search.target_cost`` and the baselines fu
 resolution, network_only, data_only, random), then the derived architecture retrained without its data gate
 (``python -m search train CONFIG --arch RUN/arch.json train.data_gates=false``: same arch, same
 budget), and the fairness check: the derived arch with its gate from fresh weights for the whole
-``train.steps`` (``train CONFIG --arch RUN/arch.json``, the old separate schedule's training). ``--jobs`` (family, seed) pairs run at a time. Every figure is reported as mean ± std over
-the seeds, with the spread of the derived architectures' MACs, and the goals are checked on the
+``train.steps`` (``train CONFIG --arch RUN/arch.json``, the old separate schedule's training).
+``--jobs`` (family, seed) pairs run at a time. Every figure is reported as mean ± std over the seeds, with the spread of the derived architectures' MACs, and the goals are checked on the
 means. Writes experiments/results/benchmark.md and benchmark.json (every run of every family and
 seed: mIoU, inference energy and MACs, total training energy and wall time). Finished sub-runs are
 resumed, not redone. ``--sweep`` adds the lambda_inf sweep against the uniform-width curve (seed 0,
@@ -199,9 +199,10 @@ def versus(agg: dict[str, dict[str, list[float]]], run: str, other: str) -> str:
 
 
 def comparisons(agg: dict[str, dict[str, list[float]]]) -> list[str]:
-    """What the data side adds (against network_only), what the gate costs or saves (against the
-    same arch without it), and the fairness check (fresh weights on the whole budget)."""
-    pairs = [("derived", "network_only"), ("derived", NO_GATE), (FRESH, "derived")]
+    """What the data side adds (against network_only), what the gate costs or saves (the same arch
+    from fresh weights on the same budget, with and without it), and the fairness check (fresh
+    weights on the whole budget against the one-budget derived network)."""
+    pairs = [("derived", "network_only"), (FRESH, NO_GATE), (FRESH, "derived")]
     return [f"* {versus(agg, a, b)}" for a, b in pairs if a in agg and b in agg]
 
 
