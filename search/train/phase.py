@@ -39,8 +39,7 @@ def train_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: D
         slimming = slimming_summary(choice, actions, features)
     return {"name": name, "arch": arch, "actions": actions, "choice": choice, "probs": probs,
             "data_slimming": slimming, "search": search,
-            "trainer": {"model": model.state_dict(), "opt": None, "step": 0,
-                        "action_counts": torch.zeros(len(actions), dtype=torch.int64), "wall_s": 0.0}}
+            "trainer": {"model": model.state_dict(), "opt": None, "step": 0, "wall_s": 0.0}}
 
 
 def initial_train_state(arch: dict[str, Any], name: str, gate_desc: dict[str, Any] | None,

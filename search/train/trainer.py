@@ -59,7 +59,6 @@ class Trainer:
         # the action of the deployed scale, and the first step every image trains at it
         self.deployed_action = self.full_action if deployed_scale is None else self.actions.index(float(deployed_scale))
         self.deployed_from = self.total_steps - round(cfg.train.deployed_share * self.total_steps)
-        self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
         self.batch_groups = new_batch_groups(len(self.actions), cfg.data.batch_size)
         self.step, self.wall_s = 0, 0.0
         self.precision = precision_for(cfg.run.amp, session.device)
@@ -90,7 +89,6 @@ class Trainer:
         out = weight_step(self.ddp, self.opt, images, masks, pos, choice, weights, self.actions, self.env.world_size,
                           self.precision)
         self.sched.step()
-        self.action_counts += out["counts"]
         add_batch_groups(self.batch_groups, out["counts"])
         self.step = t + 1
         return {**({"loss": out["loss"]} if "loss" in out else {}), "lr": lr, "kept_fraction": out["kept_fraction"]}
@@ -113,8 +111,7 @@ class Trainer:
 
     def state_dict(self) -> dict[str, Any]:
         return {"model": self.model.state_dict(), "opt": self.opt.state_dict(), "sched": self.sched.state_dict(),
-                "step": self.step, "action_counts": self.action_counts.clone(),
-                "batch_groups": self.batch_groups.clone(), "wall_s": self.wall_s,
+                "step": self.step, "batch_groups": self.batch_groups.clone(), "wall_s": self.wall_s,
                 "scaler": self.precision.scaler.state_dict() if self.precision.scaler else None}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -126,12 +123,15 @@ class Trainer:
         if state.get("sched") is not None:
             self.sched.load_state_dict(state["sched"])
         self.step, self.wall_s = int(state["step"]), float(state["wall_s"])
-        self.action_counts = state["action_counts"].clone()
         if "batch_groups" in state:
             self.batch_groups = state["batch_groups"].clone()
-        else:  # a checkpoint of an older version: its steps so far costed per image, as it did
-            self.batch_groups = new_batch_groups(len(self.actions), self.cfg.data.batch_size)
-            self.batch_groups[:, 1] = self.action_counts
+        elif "action_counts" in state:  # a checkpoint of an older version: its steps so far costed per image
+            self.batch_groups[:, 1] = state["action_counts"]
+
+    @property
+    def action_counts(self) -> Tensor:
+        """Images trained per action so far (dropped ones under ``"drop"``)."""
+        return (self.batch_groups * torch.arange(self.batch_groups.shape[1])).sum(1)
 
 
 def new_batch_groups(num_actions: int, batch_size: int) -> Tensor:
