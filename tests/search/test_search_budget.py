@@ -22,11 +22,6 @@ SHARED = ("train.budget=shared", f"train.steps={BUDGET}", "search.max_share=0.5"
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("features")
-
-
-@pytest.fixture(scope="module")
 def reference(tmp_path_factory, cache):
     out = tmp_path_factory.mktemp("shared") / "run"
     run_pipeline(tiny_config(cache, *SHARED), out, echo=False)

@@ -17,11 +17,6 @@ from search.pipeline import run_pipeline
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("features")
-
-
 def _start(out: Path, cache: Path, *overrides: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "search", "run", str(TINY), "--out", str(out),
                              f"data.cache_dir={cache}", *overrides], cwd=ROOT,

@@ -24,11 +24,6 @@ RUN_FILES = ["config.yaml", "log.txt", "metrics.jsonl", "checkpoints/last.pt", "
 
 
 @pytest.fixture(scope="module")
-def cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("features")
-
-
-@pytest.fixture(scope="module")
 def reference(tmp_path_factory, cache):
     """One uninterrupted tiny run through the command line."""
     out = tmp_path_factory.mktemp("ref") / "run"
