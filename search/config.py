@@ -155,6 +155,10 @@ class SearchConfig:
     search_resolution: bool = True         # search the inference resolution (rho)
     gate_actions: list[Union[str, float]] = field(default_factory=lambda: ["drop", 0.5, 0.75, 1.0])
     inference_scales: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
+    # an inference scale is searched only if the best prediction at it (the val labels resized to it
+    # and back) loses at most this fraction of the val pixels; 0.0025 ~ 0.5 mIoU points, since a lost
+    # pixel is a miss for one class and a false alarm for another (1: every scale is searched)
+    scale_regret_limit: float = rule(0.0025, ge=0, le=1)
     # train.budget shared (one budget, DESIGN.md §3): the search (warm-up included) takes at most
     # max_share of train.steps, and ends early once the derived arch (derived every stable_every
     # steps after the warm-up) is unchanged for stable_checks checks in a row (0: never early): the same
@@ -166,6 +170,9 @@ class SearchConfig:
     # arch step: all inference scales evaluated (weighted by their probabilities), or one sampled
     # scale (score-function gradient for rho): a third of the compute with three scales
     arch_scales: str = rule("all", choices=("all", "sample"))
+    # the validation loss the arch and resolution steps minimise: class_balanced averages each class's
+    # cross-entropy, then the classes (every class weighs the same, as in mIoU); pixel averages the pixels
+    arch_loss: str = rule("class_balanced", choices=("class_balanced", "pixel"))
 
 
 @dataclass

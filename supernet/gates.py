@@ -22,7 +22,7 @@ is charged for the detail it lost.
 """
 from __future__ import annotations
 
-from typing import Callable, Sequence, Union
+from typing import Callable, Iterable, Sequence, Union
 
 import torch
 import torch.nn.functional as F
@@ -181,6 +181,28 @@ def per_image_loss(logits: Tensor, masks: Tensor, ignore_index: int = IGNORE_IND
     return pixel.flatten(1).sum(1) / valid.clamp_min(1)
 
 
+def class_balanced_loss(logits: Tensor, masks: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Cross-entropy averaged over each class's labelled pixels, then over the classes present
+    (a scalar): every class weighs the same, as in mIoU, however few pixels it has.
+
+    >>> logits = torch.zeros(1, 2, 1, 4); logits[0, 0] = 2.0  # class 0 favoured everywhere
+    >>> masks = torch.tensor([[[0, 0, 0, 1]]])
+    >>> bool(class_balanced_loss(logits, masks) > per_image_loss(logits, masks).mean())
+    True
+    """
+    pixel = F.cross_entropy(logits, masks, ignore_index=ignore_index, reduction="none").flatten()
+    labels = masks.flatten()
+    valid = labels != ignore_index
+    labels, pixel = labels[valid], pixel[valid]
+    num_classes = logits.shape[1]
+    sums = torch.zeros(num_classes, dtype=pixel.dtype, device=pixel.device).index_add(0, labels, pixel)
+    counts = torch.bincount(labels, minlength=num_classes)
+    present = counts > 0
+    if not bool(present.any()):
+        return pixel.sum()  # no labelled pixel: 0, still attached to the graph
+    return (sums[present] / counts[present]).mean()
+
+
 def resize_images(images: Tensor, scale: float) -> Tensor:
     """Images (N, 3, H, W) at ``scale`` (bilinear, antialiased when shrinking)."""
     if scale == 1.0:
@@ -226,6 +248,23 @@ def label_regret(masks: Tensor, scales: Sequence[float], num_classes: int,
             best = upsample_logits(resize_images(one_hot[None], s), mask.shape).argmax(1)[0]
             out[i, k] = ((best != mask) & valid).sum() / valid.sum().clamp_min(1)
     return out.to(masks.device)
+
+
+def pixels_lost(masks: Iterable[Tensor], scales: Sequence[float], num_classes: int,
+                ignore_index: int = IGNORE_INDEX) -> list[float]:
+    """Fraction of all labelled pixels of ``masks`` (each (H, W)) that the best prediction at each
+    scale gets wrong (:func:`label_regret`, weighted by each mask's labelled pixels).
+
+    >>> grid = torch.zeros(8, 8, dtype=torch.long); grid[::2, ::2] = 1
+    >>> pixels_lost([grid, torch.zeros(8, 8, dtype=torch.long)], (0.5, 1.0), num_classes=2)
+    [0.125, 0.0]
+    """
+    lost, total = torch.zeros(len(scales), dtype=torch.float64), 0
+    for mask in masks:
+        valid = int((mask != ignore_index).sum())
+        lost += label_regret(mask[None], scales, num_classes, ignore_index)[0].double() * valid
+        total += valid
+    return (lost / max(total, 1)).tolist()
 
 
 REGRET_REFERENCES = ("network", "labels")

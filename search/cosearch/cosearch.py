@@ -42,8 +42,10 @@ from search.train.optim import make_optimizer
 from supernet.gates import (
     DataGate,
     InferenceResolution,
+    class_balanced_loss,
     estimate_regret,
     forward_at_scale,
+    pixels_lost,
     gate_sample,
     per_image_loss,
 )
@@ -72,7 +74,7 @@ class CoSearch:
         self.net = supernet.build_supernet(cfg.model.family, splits.num_classes, **cfg.model.space).to(dev)
         self.gate = DataGate(splits.features["train"].shape[1], s.gate_actions).to(dev)
         self.gate.fit_normalization(splits.features["train"].to(dev))
-        self.res = InferenceResolution(s.inference_scales).to(dev)
+        self.res = InferenceResolution(self.searchable_scales() if s.search_resolution else s.inference_scales).to(dev)
         self.w_opt = make_optimizer(s.w_optimizer, self.net.weight_parameters(), s.w_lr, s.w_momentum,
                                     s.w_weight_decay, s.w_betas, s.w_nesterov)
         self.a_opt = torch.optim.Adam(self.net.arch_parameters() + [self.res.rho], lr=s.arch_lr,
@@ -108,6 +110,21 @@ class CoSearch:
         self.precision = precision_for(cfg.run.amp, dev)
         self.batches = {which: StepBatches(getattr(splits, which), d.batch_size, cfg.run.seed, which, self.env, dev,
                                            d.workers) for which in ("train", "val")}
+
+    def searchable_scales(self) -> list[float]:
+        """``search.inference_scales`` without those whose best prediction loses more than
+        ``search.scale_regret_limit`` of the val pixels (the largest scale always stays): detail an
+        input scale destroys for any network, which a briefly trained supernet's loss does not show."""
+        s, val = self.cfg.search, self.splits.val
+        if s.scale_regret_limit >= 1:
+            return list(s.inference_scales)
+        lost = pixels_lost((val[i][1] for i in range(len(val))), s.inference_scales, self.splits.num_classes)
+        keep = [sc for sc, frac in zip(s.inference_scales, lost)
+                if frac <= s.scale_regret_limit or sc == max(s.inference_scales)]
+        self.session.run.log("inference scales: " + ", ".join(
+            f"{sc} loses {100 * frac:.2f} % of val pixels{'' if sc in keep else ' (not searched)'}"
+            for sc, frac in zip(s.inference_scales, lost)) + f"; search.scale_regret_limit {100 * s.scale_regret_limit:g} %")
+        return keep
 
     @property
     def total_steps(self) -> int:
@@ -264,28 +281,29 @@ class CoSearch:
         return out
 
     def val_loss(self, images: Tensor, masks: Tensor, n_global: int) -> tuple[Tensor, Tensor]:
-        """``(validation loss, what to differentiate)`` of the arch step.
+        """``(validation loss, what to differentiate)`` of the arch step (``search.arch_loss``).
 
         ``search.arch_scales``: ``all`` evaluates every inference scale and weighs the losses by
         their probabilities; ``sample`` evaluates one scale drawn from them (a fraction of the
         compute) and gives rho the score-function gradient ``(loss - baseline) * grad log p``,
         unbiased for the same expectation, with a running-mean baseline."""
         s = self.cfg.search
+
+        def loss_at(scale: float) -> Tensor:
+            self.count("arch", scale, n_global)
+            logits = forward_at_scale(self.net, images, scale)
+            return class_balanced_loss(logits, masks) if s.arch_loss == "class_balanced" \
+                else per_image_loss(logits, masks).mean()
+
         if not s.search_resolution:
-            self.count("arch", 1.0, n_global)
-            loss = per_image_loss(self.net(images), masks).mean()
+            loss = loss_at(1.0)
             return loss, loss
         if s.arch_scales == "all":
-            for sc in self.res.scales:
-                self.count("arch", sc, n_global)
-            losses = torch.stack([per_image_loss(forward_at_scale(self.net, images, sc), masks).mean()
-                                  for sc in self.res.scales])
-            loss = (self.res.probs() * losses).sum()
+            loss = (self.res.probs() * torch.stack([loss_at(sc) for sc in self.res.scales])).sum()
             return loss, loss
         log_p = torch.log_softmax(self.res.rho, dim=-1)
         k = int(torch.multinomial(log_p.detach().exp().cpu(), 1))
-        self.count("arch", self.res.scales[k], n_global)
-        loss = per_image_loss(forward_at_scale(self.net, images, self.res.scales[k]), masks).mean()
+        loss = loss_at(self.res.scales[k])
         value = loss.item()
         advantage = value - self.val_baseline if self.val_baseline is not None else 0.0
         self.val_baseline = value if self.val_baseline is None else 0.9 * self.val_baseline + 0.1 * value

@@ -104,3 +104,14 @@ def test_a_gate_that_keeps_complex_images_larger_has_a_positive_spearman():
     feats = torch.stack([x, x], 1)
     summary = slimming_summary(gate.choose(feats), gate.actions, feats)
     assert summary["spearman_complexity_vs_scale"] > 0.5
+
+
+@pytest.mark.parametrize("limit, searched", [(1.0, [0.5, 0.75, 1.0]), (0.0, [1.0])])
+def test_scales_that_lose_pixels_are_not_searched(tmp_path, limit, searched):
+    cfg = tiny_config(tmp_path / "cache", f"search.scale_regret_limit={limit}")
+    out = run_pipeline(cfg, tmp_path / "run", stages=STAGES["search"], echo=False)
+    arch = supernet.load_arch(out / "arch.json")
+    assert arch["data"]["resolution"]["scales"] == searched
+    assert arch["data"]["inference_scale"] in searched
+    log = (out / "log.txt").read_text()
+    assert ("0.75 loses" in log) == ("(not searched)" in log) == (limit == 0.0)  # limit 1: nothing measured

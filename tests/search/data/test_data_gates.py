@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from supernet.gates import (DataGate, InferenceResolution, estimate_regret, gate_objective, gate_sample,
-                            label_regret, parse_actions, per_image_loss)
+from supernet.gates import (DataGate, InferenceResolution, class_balanced_loss, estimate_regret, gate_objective,
+                            gate_sample, label_regret, parse_actions, per_image_loss, pixels_lost)
 
 COST = torch.tensor([0.0, 0.25, 0.5625, 1.0])  # drop, 0.5, 0.75, 1.0
 
@@ -180,3 +180,30 @@ def test_explore_mixes_in_uniform():
     assert torch.allclose(probs[0], torch.tensor([0.05, 0.05, 0.05, 0.85]), atol=1e-6)
     assert torch.allclose(sample.mean(0), probs[0], atol=0.02)
     assert gate.sample(feats[:5], tau=1.0)[0].argmax(1).eq(3).all()
+
+
+def test_class_balanced_loss_weighs_every_class_the_same():
+    torch.manual_seed(0)
+    logits = torch.randn(2, 4, 6, 6, requires_grad=True)
+    masks = torch.zeros(2, 6, 6, dtype=torch.long)
+    masks[0, 0, :2] = 2                      # class 2: 2 pixels; class 3 absent; class 1: 8 pixels
+    masks[1, 4:] = 1
+    masks[1, 0, 0] = 255                     # ignored
+    pixel = torch.nn.functional.cross_entropy(logits, masks, ignore_index=255, reduction="none")
+    per_class = [pixel[masks == c].mean() for c in (0, 1, 2)]
+    loss = class_balanced_loss(logits, masks)
+    assert torch.allclose(loss, torch.stack(per_class).mean())
+    assert not torch.allclose(loss, pixel[masks != 255].mean())  # the pixel mean weighs class 0 by its area
+    loss.backward()
+    assert logits.grad is not None and logits.grad[1, :, 0, 0].abs().sum() == 0  # nothing from ignored pixels
+    empty = class_balanced_loss(logits, torch.full((2, 6, 6), 255))
+    assert float(empty) == 0.0 and empty.requires_grad
+
+
+def test_pixels_lost_weighs_images_by_their_labelled_pixels():
+    grid = torch.zeros(8, 8, dtype=torch.long)
+    grid[::2, ::2] = 1                       # a 0.5x downsample loses 1/4 of these pixels
+    half_ignored = torch.zeros(8, 8, dtype=torch.long)
+    half_ignored[4:] = 255                   # 32 labelled pixels, nothing lost
+    lost = pixels_lost([grid, half_ignored], (0.5, 1.0), num_classes=2)
+    assert lost == pytest.approx([16 / (64 + 32), 0.0])
