@@ -6,7 +6,7 @@ validation split (``python -m search eval RUN --split val``). The test split is 
 the training runs get ``data.test_split=val``, so even their final phase evaluates on val.
 Writes experiments/results/recipe_shapes.md (val mIoU per recipe, the machine, the command).
 
-    .venv/bin/python experiments/recipe_search.py                  # ~25 min on 2 busy shared CPU cores (8 min a recipe)
+    .venv/bin/python experiments/recipe_search.py                  # ~6 min on 2 CPU cores (320 steps a recipe)
     .venv/bin/python experiments/recipe_search.py --steps 10 --out /tmp/r.md   # a smoke run
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import yaml
 from benchmark import sh  # the same runner: output appended to a log, a failure stops the script
 from cost_models.calibrate import machine_summary
 
@@ -29,16 +30,18 @@ RECIPES = {
     "sgd lr 0.05": ["train.optimizer=sgd", "train.lr=0.05"],
     "adamw lr 0.001": ["train.optimizer=adamw", "train.lr=0.001"],
     "adamw lr 0.003": ["train.optimizer=adamw", "train.lr=0.003"],
+    "adamw lr 0.006": ["train.optimizer=adamw", "train.lr=0.006"],
 }
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--steps", type=int, default=150, help="training steps per recipe")
+    p.add_argument("--steps", type=int, default=320, help="training steps per recipe (the benchmark's train.steps)")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--work", type=Path, default=None, help="run directories (default: a temporary folder)")
     p.add_argument("--out", type=Path, default=ROOT / "experiments" / "results" / "recipe_shapes.md")
     args = p.parse_args()
+    budget = yaml.safe_load((ROOT / CONFIG).read_text())["train"]["steps"]
     work = args.work or Path(tempfile.mkdtemp(prefix="recipe_shapes_"))
     common = [f"train.steps={args.steps}", f"run.threads={args.threads}", "data.test_split=val",
               f"data.cache_dir={work / 'cache'}", "cost.targets=[jetson_tx2]"]
@@ -87,7 +90,7 @@ def main() -> None:
         "",
         f"Chosen on val: **{best['name']}** (`{' '.join(best['overrides'])}`), the highest validation mIoU; "
         f"experiments/configs/benchmark_shapes_*.yaml use it. One seed and a short budget "
-        f"({args.steps} of the benchmark's 800 steps): a ranking of recipes, not a final accuracy.",
+        f"({args.steps} steps; the benchmark trains {budget}): a ranking of recipes on one seed, not a final accuracy.",
         "",
     ]
     args.out.parent.mkdir(parents=True, exist_ok=True)

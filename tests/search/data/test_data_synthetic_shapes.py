@@ -27,7 +27,7 @@ def test_options_and_item_types():
     ds = build_dataset({"name": "synthetic_shapes", "size": 32, "image_size": [40, 72], "num_classes": 5,
                         "seed": 4, "split": "test"})
     assert isinstance(ds, SyntheticShapes) and ds.transform is None and len(ds) == 32
-    assert ds.class_names == ["background", "disc", "triangle", "square", "ring"]
+    assert ds.class_names == ["background", "disc", "ring", "cross", "triangle"]
     image, mask = ds[31]
     assert image.shape == (3, 40, 72) and image.dtype == torch.float32
     assert mask.shape == (40, 72) and mask.dtype == torch.long
@@ -70,9 +70,9 @@ def colour_separation(ds) -> float:
 
 
 def test_classes_not_separable_by_colour():
-    shapes = colour_separation(SyntheticShapes(size=64, image_size=(32, 64), seed=0))
+    shapes = colour_separation(SyntheticShapes(size=160, image_size=(32, 64), seed=0))
     scenes = colour_separation(SyntheticScenes(size=64, image_size=(32, 64), seed=0))
-    assert shapes < 0.5  # measured 0.23 (seeds 0-2: 0.15-0.30)
+    assert shapes < 0.5  # measured 0.35 (seeds 0-2: 0.35-0.38); the class means only differ by sampling noise
     assert scenes > 2.0  # the same statistic on colour-coded classes: measured 7.1
 
 
@@ -85,9 +85,9 @@ def test_complexity_varies_widely_and_follows_level(tmp_path):
                         "cache_dir": str(tmp_path)})
     levels = np.array([ds.level(i) for i in range(len(ds))])
     score = complexity_score(complexity_features(ds, progress=False)).numpy()
-    assert spearmanr(levels, score).statistic >= 0.5  # measured 0.92
+    assert spearmanr(levels, score).statistic >= 0.5  # measured 0.73
     density = np.array([boundary_density(ds[i][1]) for i in range(len(ds))])
-    assert np.median(density[levels > 0.75]) > 3 * np.median(density[levels < 0.25])  # measured 4.3x
+    assert np.median(density[levels > 0.75]) > 3 * np.median(density[levels < 0.25])  # measured 3.4x
 
 
 def test_level_is_the_generators_first_draw():
