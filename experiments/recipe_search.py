@@ -25,12 +25,15 @@ from cost_models.calibrate import machine_summary
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = "experiments/configs/benchmark_shapes_deeplabv3plus.yaml"
-#: name -> overrides; weight decay, momentum, betas, warm-up and the cosine schedule stay the config's defaults
+#: name -> overrides; weight decay, momentum, betas, warm-up and the cosine schedule stay the config's
 RECIPES = {
     "sgd lr 0.05": ["train.optimizer=sgd", "train.lr=0.05"],
     "adamw lr 0.001": ["train.optimizer=adamw", "train.lr=0.001"],
     "adamw lr 0.003": ["train.optimizer=adamw", "train.lr=0.003"],
     "adamw lr 0.006": ["train.optimizer=adamw", "train.lr=0.006"],
+    # without the random scale (0.5-2x), crop and flip of the training images
+    "adamw lr 0.003, no augmentation": ["train.optimizer=adamw", "train.lr=0.003", "data.augment=false"],
+    "adamw lr 0.006, no augmentation": ["train.optimizer=adamw", "train.lr=0.006", "data.augment=false"],
 }
 
 

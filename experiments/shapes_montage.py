@@ -29,14 +29,14 @@ def generation_time(image_size: tuple[int, int], n: int = 256, seed: int = 0) ->
     return time.perf_counter() - start
 
 
-def montage(out: Path, image_size: tuple[int, int], seed: int, n_show: int = 12) -> None:
+def montage(out: Path, image_size: tuple[int, int], num_classes: int, seed: int, n_show: int = 12) -> None:
     import matplotlib  # noqa: PLC0415
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt  # noqa: PLC0415
     from matplotlib.patches import Patch  # noqa: PLC0415
 
     ds = build_dataset({"name": "synthetic_shapes", "split": "train", "size": 256, "image_size": list(image_size),
-                        "seed": seed, "augment": False})
+                        "num_classes": num_classes, "seed": seed, "augment": False})
     levels = np.array([ds.level(i) for i in range(len(ds))])
     order = np.argsort(levels)
     picks = order[np.linspace(0, len(order) - 1, n_show).round().astype(int)]
@@ -68,10 +68,12 @@ def montage(out: Path, image_size: tuple[int, int], seed: int, n_show: int = 12)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=RESULTS / "synthetic_shapes_montage.png")
-    parser.add_argument("--image-size", type=int, nargs=2, default=[128, 256], metavar=("H", "W"))
+    parser.add_argument("--image-size", type=int, nargs=2, default=[64, 128], metavar=("H", "W"),
+                        help="default: the benchmark's")
+    parser.add_argument("--num-classes", type=int, default=5, help="default: the benchmark's")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    montage(args.out, tuple(args.image_size), args.seed)
+    montage(args.out, tuple(args.image_size), args.num_classes, args.seed)
     for size in ((64, 128), (128, 256)):
         print(f"generation of 256 images at {size[0]}x{size[1]}: {generation_time(size):.2f} s")
 
