@@ -37,6 +37,7 @@ from search.data.splits import Splits
 from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
 from search.engine.seeding import seed_step
 from search.engine.session import Session
+from search.report.costs import row_batch
 from search.train.loss import precision_for, weight_step
 from search.train.optim import make_optimizer
 from supernet.gates import (
@@ -371,5 +372,5 @@ class CoSearch:
         if state.get("scaler") is not None and self.precision.scaler is not None:
             self.precision.scaler.load_state_dict(state["scaler"])
         self.val_baseline = state.get("val_baseline")
-        self.work = {(row[0], float(row[1]), int(row[4]) if len(row) > 4 else 1): int(row[2])
+        self.work = {(row[0], float(row[1]), row_batch(row, 4)): int(row[2])
                      for row in state.get("work", [])}

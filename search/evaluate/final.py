@@ -14,6 +14,7 @@ from search.report.costs import (
     Work,
     full_network_reference,
     inference_costs,
+    row_batch,
     step_work,
     training_costs,
     work_costs,
@@ -36,8 +37,8 @@ def search_costs(cfg, splits: Splits, search: dict[str, Any]) -> dict[str, dict]
     if search.get("work") is None:
         return None
     full = supernet.build_from_arch(supernet.baseline_arch(cfg.model.family, splits.num_classes, **cfg.model.space))
-    work = [Work(f"{row[0]}@{row[1]}", float(row[1]), int(row[2]), bool(row[3]), int(row[4]) if len(row) > 4 else 1)
-            for row in search["work"]]  # rows [kind, scale, images, training, batch] (no batch: older runs, 1)
+    work = [Work(f"{row[0]}@{row[1]}", float(row[1]), int(row[2]), bool(row[3]), row_batch(row, 4))
+            for row in search["work"]]
     return work_costs(full.eval(), splits.image_size, work, cfg.cost.targets)
 
 
@@ -49,7 +50,7 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     scale = inference_scale(arch)
     search = state.get("search") or {}
     # forward passes of batch-norm recalibration: at the hand-over from the search (one budget) and after training
-    bn_work = [Work("bn_recalibration", w[0], w[1], False, w[2] if len(w) > 2 else 1) for w in search.get("bn_passes", [])]
+    bn_work = [Work("bn_recalibration", w[0], w[1], False, row_batch(w, 2)) for w in search.get("bn_passes", [])]
     wall = {"search": float(search.get("wall_s", 0.0))} if search.get("work") is not None else {}
     wall.update(train=trainer.wall_s, bn_recalibration=float(search.get("bn_wall_s", 0.0)))
     if cfg.train.recalibrate_bn:

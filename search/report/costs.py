@@ -53,6 +53,12 @@ class Work(NamedTuple):
     batch: int = 1
 
 
+def row_batch(row: Sequence[Any], index: int) -> int:
+    """The batch size a stored work row keeps at ``row[index]``; a row written before batches were
+    recorded has none, and its images counted one at a time: 1."""
+    return int(row[index]) if len(row) > index else 1
+
+
 def step_work(actions: Sequence[Any], groups: Sequence[Sequence[int]]) -> list[Work]:
     """The training steps of a run as :class:`Work`, one item per action and batch size:
     ``groups[a][n]`` steps gave action ``actions[a]`` ``n`` images (``"drop"``: scale 0, no cost)."""
