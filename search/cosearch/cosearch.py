@@ -46,9 +46,9 @@ from supernet.gates import (
     class_balanced_loss,
     estimate_regret,
     forward_at_scale,
-    pixels_lost,
     gate_sample,
     per_image_loss,
+    pixels_lost,
 )
 
 COST_KEYS = ("macs", "energy_j", "latency_s", "dram_bytes")
