@@ -327,7 +327,8 @@ def main() -> int:
             sections += [f"lambda_inf sweep (seed 0): {link}/sweep.md", "", f"![sweep]({link}/sweep.png)", ""]
         print(f"{family}: " + "; ".join(f"{r['goal']} {r['target']}: {r['value']} ({'met' if r['met'] else 'MISSED'})"
                                         for r in rows), flush=True)
-    title = "# Benchmark: co-search against fixed baselines (synthetic, CPU)"
+    dataset = {"synthetic": "synthetic", "shapes": "synthetic_shapes"}[args.dataset]
+    title = f"# Benchmark: co-search against fixed baselines ({dataset}, CPU)"
     if args.quick:
         title = "# SMOKE RUN ONLY (--quick): a few steps per phase to prove the script works; NOT results"
     head = [title, "", f"Machine: {machine()}. Whole benchmark: {total_wall / 60:.1f} min (summed over its invocations), "
@@ -340,7 +341,8 @@ def main() -> int:
             "Every family searches for the same search.target_cost (a fraction of the full network's inference "
             "cost).", "", "Reproduce (from the repository root):", "", "```",
             f".venv/bin/python experiments/benchmark.py --families {','.join(families)} --seeds {args.seeds} "
-            f"--jobs {args.jobs}" + (" --quick" if args.quick else "") + (" --sweep" if args.sweep else ""),
+            f"--jobs {args.jobs}" + (" --quick" if args.quick else "") + (" --sweep" if args.sweep else "")
+            + ("" if args.dataset == "synthetic" else f" --dataset {args.dataset}"),
             "# which runs:", *commands, "```", ""]
     results.mkdir(parents=True, exist_ok=True)
     notes = results / "benchmark_notes.md"  # hand-written reading of the results, if any
