@@ -43,8 +43,7 @@ def site_gradients(run: Path, batches: int) -> tuple[list[tuple[str, float, floa
             for acc, g in zip(loss_grad, torch.autograd.grad(loss, params, allow_unused=True)):
                 if g is not None:
                     acc += g / batches
-        excess = cost_metric(cs.expected_inference_cost(), cfg.search.cost_metric).float() / cs.target_cost - 1
-        penalty = cs.multiplier * excess + 0.5 * cfg.search.target_penalty * excess ** 2
+        penalty = cs.cost_penalty(cost_metric(cs.expected_inference_cost(), cfg.search.cost_metric).float())
         cost_grad = torch.autograd.grad(penalty, params, allow_unused=True)
         probs = cs.net.probabilities()
         rows = [(name, float(lg.norm()), float(cg.norm()) if cg is not None else 0.0, float(probs[name].max()))

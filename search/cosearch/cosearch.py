@@ -262,13 +262,7 @@ class CoSearch:
         val_loss, surrogate = self.val_loss(images, masks, len(idx))
         cost = self.expected_inference_cost()
         expected = cost_metric(cost, s.cost_metric).float()
-        if self.target_cost is None:
-            penalty = s.lambda_inf * expected / self.budget
-        else:
-            # straight-through: the value is the derived network's cost, the gradient E[cost]'s
-            derived = expected + (self.derived_cost() - expected).detach()
-            excess = derived / self.target_cost - 1.0
-            penalty = self.multiplier * excess + 0.5 * s.target_penalty * excess ** 2
+        penalty = self.cost_penalty(expected)
         total = surrogate + penalty
         params = (self.net.arch_parameters() if s.network else []) + ([self.res.rho] if s.search_resolution else [])
         grads = torch.autograd.grad(total, params, allow_unused=True)
@@ -283,6 +277,17 @@ class CoSearch:
         if self.target_cost is not None:
             out.update(self.target_step(self.derived_cost(), expected.item()))  # after the step: what derive gets
         return out
+
+    def cost_penalty(self, expected: Tensor) -> Tensor:
+        """The arch step's cost term for E[inference cost] ``expected``: ``lambda_inf * expected /
+        budget``, or with a cost target the augmented Lagrangian, straight-through (the value is the
+        derived network's cost, the gradient E[cost]'s)."""
+        s = self.cfg.search
+        if self.target_cost is None:
+            return s.lambda_inf * expected / self.budget
+        derived = expected + (self.derived_cost() - expected).detach()
+        excess = derived / self.target_cost - 1.0
+        return self.multiplier * excess + 0.5 * s.target_penalty * excess ** 2
 
     def val_loss(self, images: Tensor, masks: Tensor, n_global: int) -> tuple[Tensor, Tensor]:
         """``(validation loss, what to differentiate)`` of the arch step (``search.arch_loss``).
