@@ -132,9 +132,12 @@ class SearchConfig:
     arch_sampling: str = rule("soft", choices=("soft", "hard"))   # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel
     derive_rule: str = rule("expected", choices=("expected", "argmax"))   # expected: width nearest E[width], keep if P >= 0.5; or argmax
     gate_lr: float = rule(0.01, gt=0)
+    gate_every: int = rule(1, gt=0)        # a regret probe (and gate steps) after every N arch steps
     gate_steps: int = rule(5, gt=0)        # gate (phi) steps after each regret probe
     gate_buffer: int = rule(128, gt=0)     # the gate learns from this many most recently probed images
-    gate_regret: str = rule("labels", choices=("labels", "network"))   # a downsample's regret: labels (pixels lost) or network (its loss increase)
+    # a downsample's regret: labels (pixels lost), network (its loss increase) or learning (the share
+    # of a training step's val-loss decrease it loses: supernet.gates.learning_value)
+    gate_regret: str = rule("labels", choices=("labels", "network", "learning"))
     tau_start: float = rule(5.0, gt=0)     # Gumbel temperature, annealed exponentially
     tau_end: float = rule(0.1, gt=0)
     target: str = "jetson_tx2"             # the cost model in the loss

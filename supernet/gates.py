@@ -9,7 +9,8 @@ is charged for the detail it lost.
   action probabilities.
 * :meth:`DataGate.loss_weights`: the image's weight in the weight (W) loss.
 * :func:`estimate_regret`: what each action costs each image in accuracy, measured by the
-  current network on a probe batch, or (:func:`label_regret`) by the detail the labels lose.
+  current network on a probe batch, by the detail the labels lose (:func:`label_regret`), or by
+  what a training step at that scale no longer teaches (:func:`learning_value`).
 * :func:`gate_objective`: ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_k)``; "drop
   everything" never minimises it.
 * :class:`InferenceResolution`: logits ``rho`` over the deployment input scale.
@@ -267,15 +268,50 @@ def pixels_lost(masks: Iterable[Tensor], scales: Sequence[float], num_classes: i
     return (lost / max(total, 1)).tolist()
 
 
-REGRET_REFERENCES = ("network", "labels")
+def learning_value(model: nn.Module, images: Tensor, masks: Tensor, scales: Sequence[float],
+                   loss_fn: LossFn = per_image_loss, objective: Callable[[Tensor, Tensor], Tensor] | None = None,
+                   eps: float = 1e-2) -> Tensor:
+    """``<grad_w objective(batch), grad_w loss_i(s)>`` (N, S): to first order, how much one step on image
+    ``i`` at input scale ``s`` lowers ``objective`` on the whole batch (the example weighting of
+    Ren et al. 2018, "Learning to Reweight Examples"). Each column is a directional derivative
+    along the objective's gradient, by a finite difference (the weights moved by ``eps`` along it,
+    as DARTS does for its Hessian-vector product): one backward and two forwards per scale, no
+    per-image gradient. ``objective`` defaults to the batch mean of ``loss_fn``; the weights are
+    restored exactly.
+    """
+    objective = objective or (lambda logits, m: loss_fn(logits, m).mean())
+    params = [p for p in model.parameters() if p.requires_grad]
+    with torch.enable_grad():
+        grads = torch.autograd.grad(objective(model(images), masks), params, allow_unused=True)
+    moved = [(p, g.detach()) for p, g in zip(params, grads) if g is not None]
+    saved = [p.detach().clone() for p, _ in moved]
+    step = eps / torch.sqrt(sum((g.double() ** 2).sum() for _, g in moved)).clamp_min(1e-12).item()
+
+    def losses() -> Tensor:
+        return torch.stack([loss_fn(forward_at_scale(model, images, s), masks) for s in scales], dim=1).double()
+
+    with torch.no_grad():
+        base = losses()
+        try:
+            for p, g in moved:
+                p.add_(g, alpha=step)
+            ahead = losses()
+        finally:
+            for (p, _), p0 in zip(moved, saved):
+                p.copy_(p0)
+    return ((ahead - base) / step).float()
+
+
+REGRET_REFERENCES = ("network", "labels", "learning")
 
 
 @torch.no_grad()
 def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Sequence[Action] = DEFAULT_ACTIONS,
-                    loss_fn: LossFn = per_image_loss, reference: str = "network") -> Tensor:
+                    loss_fn: LossFn = per_image_loss, reference: str = "network",
+                    objective: Callable[[Tensor, Tensor], Tensor] | None = None) -> Tensor:
     """Regret (N, K) of each action for each image.
 
-    Drop (either reference): ``L_1 / mean(L_1)``, the learning signal the image would give (its
+    Drop (every reference): ``L_1 / mean(L_1)``, the learning signal the image would give (its
     full-resolution loss under the current network, relative to the batch), so a hard image is
     never cheap to drop. Scale ``s``:
 
@@ -285,6 +321,10 @@ def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Se
       lowers the loss. It follows the network, which becomes best at the scales it trains on.
     * ``reference="labels"``: :func:`label_regret`, the fraction of labelled pixels lost at ``s``;
       fixed per image, whatever the network has been trained on.
+    * ``reference="learning"``: ``(v_1 - v_s) / mean(|v_1|)`` with ``v`` the :func:`learning_value`
+      of a training step on the image at each scale towards ``objective`` on the batch (default:
+      the mean of ``loss_fn``): the share of what the image teaches that a step at ``s`` loses.
+      Signed (a noisy estimate averages out in the gate's buffer instead of piling up above 0).
 
     The model runs in eval mode (batch-norm running statistics), then returns to its previous mode.
     """
@@ -300,6 +340,10 @@ def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Se
         mean = full.mean().clamp_min(1e-8)
         if reference == "labels":
             lost = label_regret(masks, scales, logits.shape[1])
+        elif reference == "learning":
+            value = learning_value(model, images, masks, [1.0] + scales, loss_fn, objective)
+            v1 = value[:, :1]
+            lost = (v1 - value[:, 1:]) / v1.abs().mean().clamp_min(1e-12)
         else:
             at = {s: loss_fn(forward_at_scale(model, images, s), masks).float() if s != 1.0 else full for s in scales}
             lost = torch.stack([(at[s] - full).clamp_min(0) / mean for s in scales], dim=1)

@@ -14,7 +14,8 @@ network's, or absolute), the augmented Lagrangian ``+ lam * e + target_penalty /
 (straight-through), and the Lagrange multiplier ``lam`` is updated by dual ascent after every arch
 step: ``lam <- lam + target_lr * e`` (kept >= 0 unless ``search.target_two_sided``). lambda_inf is
 then ignored.
-and the data gate phi one step on ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_train_k)``.
+and, after every ``search.gate_every``-th arch step, the data gate phi ``search.gate_steps`` steps on
+``sum_i sum_k p_ik (regret_ik + lambda_train * cost_train_k)`` over the recently probed images.
 The Gumbel temperature falls exponentially from ``tau_start`` to ``tau_end`` over the search
 steps. Every random draw of step ``t`` comes from a seed made of ``(run.seed, t)``, so a
 resumed run replays exactly.
@@ -201,6 +202,21 @@ class CoSearch:
             key = (kind, float(scale), int(images))
             self.work[key] = self.work.get(key, 0) + int(images)
 
+    def count_probes(self, images: int) -> None:
+        """The work of one :func:`estimate_regret` on ``images`` val images: a full-resolution forward;
+        ``network``: a forward at every other scale; ``learning``: a backward at full resolution and
+        two forwards at full resolution and at every scale."""
+        reference = self.cfg.search.gate_regret
+        scales = [a for a in self.actions if a not in ("drop", 1.0)]
+        self.count("probe", 1.0, images)
+        if reference == "network":
+            for sc in scales:
+                self.count("probe", sc, images)
+        elif reference == "learning":
+            self.count("arch", 1.0, images)
+            for sc in [1.0, 1.0] + scales + scales:
+                self.count("probe", sc, images)
+
     def work_items(self) -> list[list[Any]]:
         """The work done so far as ``[kind, scale, images, training, batch]`` rows (``search.report.costs.Work``)."""
         return [[kind, scale, n, kind != "probe", batch] for (kind, scale, batch), n in sorted(self.work.items())]
@@ -222,7 +238,7 @@ class CoSearch:
             if s.network or s.search_resolution:
                 seed_step(seed, "search", t, "arch")
                 stats.update(self.arch_step(batch, tau))
-            if s.data_gates:
+            if s.data_gates and k % s.gate_every == 0:
                 seed_step(seed, "search", t, "gate")
                 stats.update(self.gate_step(batch))
         self.step = t + 1
@@ -338,10 +354,9 @@ class CoSearch:
         s = self.cfg.search
         idx, pos, images, masks = batch
         self.set_mode("argmax")
-        regret = estimate_regret(self.net, images, masks, self.actions, reference=s.gate_regret)
-        probed = [1.0] + ([a for a in self.actions if a not in ("drop", 1.0)] if s.gate_regret == "network" else [])
-        for sc in probed:  # estimate_regret: a full-resolution forward, and (network) one per other scale
-            self.count("probe", sc, len(idx))
+        regret = estimate_regret(self.net, images, masks, self.actions, reference=s.gate_regret,
+                                 objective=class_balanced_loss if s.arch_loss == "class_balanced" else None)
+        self.count_probes(len(idx))
         feats = self.splits.features["val"][[idx[p] for p in pos]].to(self.session.device)
         self.probe_feats = torch.cat([self.probe_feats.to(feats.device), feats])[-s.gate_buffer:]
         self.probe_regret = torch.cat([self.probe_regret.to(regret.device), regret.float()])[-s.gate_buffer:]

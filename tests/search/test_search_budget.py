@@ -69,6 +69,24 @@ def test_phase_costs_sum_to_the_totals(reference):
     assert "its share of the training energy" in (reference / "report.md").read_text()
 
 
+def test_learning_probes_every_other_arch_step_are_counted(cache, tmp_path):
+    out = tmp_path / "run"
+    run_pipeline(tiny_config(cache, *SHARED, "search.gate_regret=learning", "search.gate_every=2"), out,
+                 stages=("search",), echo=False)
+    state = load_checkpoint(out / "checkpoints" / "search.pt")["state"]
+    work: dict = {}
+    for kind, scale, n, _, _ in state["work"]:
+        work[(kind, scale)] = work.get((kind, scale), 0) + n
+    arch_steps = state["step"] - 2
+    probes = (arch_steps + 1) // 2                        # after arch steps 0, 2, 4, ...
+    assert probes >= 2 and len(state["probe_regret"]) == 4 * probes
+    # each probe: forwards at 1.0 (the loss, and the learning value before and after the move)
+    # and two at every other scale; one backward at 1.0, counted as an arch step's
+    assert work[("probe", 1.0)] == 3 * 4 * probes
+    assert work[("probe", 0.5)] == work[("probe", 0.75)] == 2 * 4 * probes
+    assert work[("arch", 1.0)] == 4 * arch_steps + 4 * probes
+
+
 def test_a_run_without_a_search_has_no_search_phase(cache, tmp_path):
     out = tmp_path / "full"
     code, _, stderr = run_cli("train", TINY, "--baseline", "full", "--out", out, f"data.cache_dir={cache}")

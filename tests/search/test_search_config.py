@@ -41,7 +41,7 @@ def test_default_config_file_loads():
     (["data.image_size=[1, x]"], "data.image_size must be list[int]"),
     (["search=3"], "search must be a mapping of warmup_steps"),
     (["train.init=random"], "train.init must be one of inherit, fresh, got 'random'"),
-    (["search.gate_regret=pixels"], "search.gate_regret must be one of labels, network, got 'pixels'"),
+    (["search.gate_regret=pixels"], "search.gate_regret must be one of labels, network, learning, got 'pixels'"),
     (["data.batch_size=0"], "data.batch_size must be > 0"),
     (["search.lambda_inf=-1"], "search.lambda_inf must be >= 0"),
     (["data.image_size=[8]"], "data.image_size must be [height, width]"),

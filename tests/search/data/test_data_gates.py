@@ -5,8 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from supernet.gates import (DataGate, InferenceResolution, class_balanced_loss, estimate_regret, gate_objective,
-                            gate_sample, label_regret, parse_actions, per_image_loss, pixels_lost)
+from supernet.gates import (DataGate, InferenceResolution, class_balanced_loss, estimate_regret, forward_at_scale,
+                            gate_objective, gate_sample, label_regret, learning_value, parse_actions, per_image_loss,
+                            pixels_lost)
 
 COST = torch.tensor([0.0, 0.25, 0.5625, 1.0])  # drop, 0.5, 0.75, 1.0
 
@@ -154,6 +155,41 @@ def test_label_reference_ignores_the_network_except_for_drop():
     assert a[:, 0].mean() == pytest.approx(1.0) and not torch.allclose(a[:, 0], b[:, 0])
     with pytest.raises(ValueError, match="regret reference 'pixels'"):
         estimate_regret(ToySeg(), images, masks, actions, reference="pixels")
+
+
+def test_learning_value_is_the_gradient_dot_product_and_leaves_the_weights_alone():
+    torch.manual_seed(0)
+    model = ToySeg().double().eval()
+    images, masks = torch.rand(3, 3, 16, 16, dtype=torch.float64), torch.randint(0, 3, (3, 16, 16))
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    value = learning_value(model, images, masks, (0.5, 1.0), objective=class_balanced_loss, eps=1e-5)
+    params = list(model.parameters())
+    g = torch.autograd.grad(class_balanced_loss(model(images), masks), params)
+    for i in range(3):
+        for k, s in enumerate((0.5, 1.0)):
+            gi = torch.autograd.grad(per_image_loss(forward_at_scale(model, images[i:i + 1], s), masks[i:i + 1]).sum(),
+                                     params)
+            exact = sum((a * b).sum() for a, b in zip(g, gi))
+            assert value[i, k].item() == pytest.approx(exact.item(), rel=1e-3, abs=1e-6)
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+
+
+def test_learning_regret_is_what_a_downsampled_step_no_longer_teaches():
+    # a one-hot colour "network": a coarse image teaches the same at 0.5x, a one-pixel pattern does not
+    model = nn.Conv2d(3, 3, 1)
+    with torch.no_grad():
+        model.weight.copy_(torch.eye(3)[:, :, None, None])
+    coarse = torch.zeros(16, 16, dtype=torch.long)
+    coarse[:, 8:] = 1
+    fine = (torch.arange(16)[:, None] + torch.arange(16)[None]) % 3
+    masks = torch.stack([coarse, fine])
+    images = torch.nn.functional.one_hot(masks, 3).permute(0, 3, 1, 2).float()
+    model.train()
+    regret = estimate_regret(model, images, masks, ("drop", 0.5, 1.0), reference="learning")
+    assert model.training and regret.shape == (2, 3)
+    assert torch.allclose(regret[:, 2], torch.zeros(2), atol=1e-3)      # 1.0 against itself
+    assert abs(regret[0, 1]) < 0.05 and regret[1, 1] > 0.5              # coarse: nothing lost; fine: most of it
+    assert regret[:, 0].mean() == pytest.approx(1.0)                    # drop: the loss, as for every reference
 
 
 def test_inference_resolution():
