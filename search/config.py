@@ -192,6 +192,10 @@ class TrainConfig:
     schedule: str = rule("cosine", choices=("cosine", "poly"))   # decay after the warm-up, to 0 at the last step
     poly_power: float = rule(0.9, gt=0)    # poly: lr factor (1 - progress) ** poly_power
     init: str = rule("inherit", choices=("inherit", "fresh"))   # inherit: supernet weights sliced in; fresh: new weights
+    # init inherit: at the hand-over every weight becomes inherit_shrink * inherited + inherit_noise * a fresh
+    # initialisation (shrink and perturb, Ash & Adams 2020: a warm start trains on slower); 1 and 0: unchanged
+    inherit_shrink: float = rule(1.0, gt=0, le=1)
+    inherit_noise: float = rule(0.0, ge=0)
     # shared: one budget of train.steps (the full baseline's) for search + training: the derived net
     # continues from the supernet's weights (batch-norm recalibrated) for train.steps minus the search
     # steps used (needs init inherit). separate: the whole search, then train.steps of training

@@ -25,7 +25,7 @@ from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.report.tensorboard import add_gate_actions, add_layout
 from search.errors import UserError
-from search.train.phase import train_state
+from search.train.phase import shrink_perturb, train_state
 from search.train.trainer import recalibrate_at_scale
 
 SEARCH_CHECKPOINT = "checkpoints/search.pt"
@@ -130,6 +130,10 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     run.log(f"derived arch: {describe(arch)}")
     seed_step(cfg.run.seed, "init-train")
     model = cs.net.derive(arch) if cfg.train.init == "inherit" else supernet.build_from_arch(arch)
+    t = cfg.train
+    if t.init == "inherit" and (t.inherit_shrink != 1.0 or t.inherit_noise):
+        shrink_perturb(model, supernet.build_from_arch(arch), t.inherit_shrink, t.inherit_noise)
+        run.log(f"hand-over: inherited weights x {t.inherit_shrink} + fresh weights x {t.inherit_noise}")
     search = {"steps": cs.step, "wall_s": clock.wall_s, "budget": cs.budget,
               "cost_metric": s.cost_metric, "target": s.target, "work": cs.work_items(),
               "stopped_early": stable.stopped}

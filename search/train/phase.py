@@ -42,6 +42,25 @@ def train_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: D
             "trainer": {"model": model.state_dict(), "opt": None, "step": 0, "wall_s": 0.0}}
 
 
+@torch.no_grad()
+def shrink_perturb(model: torch.nn.Module, fresh: torch.nn.Module, shrink: float, noise: float) -> torch.nn.Module:
+    """Shrink and perturb a warm start (Ash & Adams 2020, "On warm-starting neural network
+    training"): every parameter becomes ``shrink * inherited + noise * fresh``, ``fresh`` being the
+    same network newly initialised; buffers (batch-norm statistics) are left alone.
+
+    >>> a, b = torch.nn.Linear(2, 2), torch.nn.Linear(2, 2)
+    >>> w = 0.5 * a.weight + 0.1 * b.weight
+    >>> torch.allclose(shrink_perturb(a, b, 0.5, 0.1).weight, w)
+    True
+    """
+    names = [n for n, _ in model.named_parameters()]
+    if names != [n for n, _ in fresh.named_parameters()]:
+        raise ValueError("shrink_perturb: the fresh network's parameters differ from the model's")
+    for p, q in zip(model.parameters(), fresh.parameters()):
+        p.mul_(shrink).add_(q.to(p.device), alpha=noise)
+    return model
+
+
 def initial_train_state(arch: dict[str, Any], name: str, gate_desc: dict[str, Any] | None,
                         splits: Splits, seed: int) -> dict[str, Any]:
     """The train state of ``python -m search train``: fresh weights, optional learned data gate."""

@@ -97,9 +97,10 @@ def test_a_run_without_a_search_has_no_search_phase(cache, tmp_path):
     assert run_of(out)["steps"] == {"train": 3}
 
 
-def test_training_continues_from_the_searched_weights(cache, tmp_path):
+@pytest.mark.parametrize("shrink", [1.0, 0.5])
+def test_training_continues_from_the_searched_weights(cache, tmp_path, shrink):
     out = tmp_path / "run"
-    run_pipeline(tiny_config(cache, *SHARED), out, stages=("search",), echo=False)
+    run_pipeline(tiny_config(cache, *SHARED, f"train.inherit_shrink={shrink}"), out, stages=("search",), echo=False)
     ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
     assert (ckpt["phase"], ckpt["step"]) == ("retrain", 0)
     handed = ckpt["state"]["trainer"]["model"]
@@ -109,7 +110,7 @@ def test_training_continues_from_the_searched_weights(cache, tmp_path):
     sliced = net.derive(searched["arch"]).state_dict()
     assert set(handed) == set(sliced)
     weights = [k for k in sliced if k.endswith("weight") and sliced[k].dim() == 4]
-    assert weights and all(torch.equal(handed[k], sliced[k]) for k in weights)
+    assert weights and all(torch.allclose(handed[k], shrink * sliced[k]) for k in weights)   # shrink and perturb
     # batch-norm statistics recalibrated at the inference scale, not the supernet's
     means = [k for k in sliced if k.endswith("running_mean")]
     assert means and any(not torch.equal(handed[k], sliced[k]) for k in means)
