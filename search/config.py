@@ -132,12 +132,13 @@ class SearchConfig:
     arch_sampling: str = rule("soft", choices=("soft", "hard"))   # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel
     derive_rule: str = rule("expected", choices=("expected", "argmax"))   # expected: width nearest E[width], keep if P >= 0.5; or argmax
     gate_lr: float = rule(0.01, gt=0)
-    gate_every: int = rule(1, gt=0)        # a regret probe (and gate steps) after every N arch steps
+    gate_every: int = rule(4, gt=0)        # a regret probe (and gate steps) after every N arch steps
     gate_steps: int = rule(5, gt=0)        # gate (phi) steps after each regret probe
     gate_buffer: int = rule(128, gt=0)     # the gate learns from this many most recently probed images
-    # a downsample's regret: labels (pixels lost), network (its loss increase) or learning (the share
-    # of a training step's val-loss decrease it loses: supernet.gates.learning_value)
-    gate_regret: str = rule("labels", choices=("labels", "network", "learning"))
+    # a downsample's regret: learning (the share of a training step's val-loss decrease it loses:
+    # supernet.gates.learning_value), labels (pixels lost) or network (its loss increase); learning,
+    # lambda_train 0.5 and gate_every 4 were chosen on val (experiments/results/gate_regret_val.md)
+    gate_regret: str = rule("learning", choices=("labels", "network", "learning"))
     tau_start: float = rule(5.0, gt=0)     # Gumbel temperature, annealed exponentially
     tau_end: float = rule(0.1, gt=0)
     target: str = "jetson_tx2"             # the cost model in the loss
@@ -151,7 +152,7 @@ class SearchConfig:
     target_penalty: float = rule(10.0, ge=0)   # weight of the quadratic term (augmented Lagrangian): damps the multiplier
     target_two_sided: bool = True          # true: lam may go below 0 so a too-cheap net grows back to the target
                                            # (an equality); false: lam >= 0, target_cost is only an upper bound
-    lambda_train: float = rule(0.1, ge=0)  # weight of the training energy (search target, relative to 1.0) in the gate objective
+    lambda_train: float = rule(0.5, ge=0)  # weight of the training energy (search target, relative to 1.0) in the gate objective
     budget: Optional[float] = rule(None, gt=0, note="null: the widest network's cost at full resolution")   # in cost_metric units
     network: bool = True                   # search the network (alpha); false: keep the full network
     data_gates: bool = True                # search the per-image train actions (phi)
