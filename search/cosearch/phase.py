@@ -130,10 +130,10 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     run.log(f"derived arch: {describe(arch)}")
     seed_step(cfg.run.seed, "init-train")
     model = cs.net.derive(arch) if cfg.train.init == "inherit" else supernet.build_from_arch(arch)
-    t = cfg.train
-    if t.init == "inherit" and (t.inherit_shrink != 1.0 or t.inherit_noise):
-        shrink_perturb(model, supernet.build_from_arch(arch), t.inherit_shrink, t.inherit_noise)
-        run.log(f"hand-over: inherited weights x {t.inherit_shrink} + fresh weights x {t.inherit_noise}")
+    shrink, noise = cfg.train.inherit_shrink, cfg.train.inherit_noise
+    if cfg.train.init == "inherit" and (shrink != 1.0 or noise):
+        shrink_perturb(model, supernet.build_from_arch(arch), shrink, noise)
+        run.log(f"hand-over: inherited weights x {shrink} + fresh weights x {noise}")
     search = {"steps": cs.step, "wall_s": clock.wall_s, "budget": cs.budget,
               "cost_metric": s.cost_metric, "target": s.target, "work": cs.work_items(),
               "stopped_early": stable.stopped}
