@@ -198,9 +198,9 @@ class TrainConfig:
     inherit_shrink: float = rule(1.0, gt=0, le=1)
     inherit_noise: float = rule(0.0, ge=0)
     # shared: one budget of train.steps (the full baseline's) for search + training: the derived net
-    # continues from the supernet's weights (batch-norm recalibrated) for train.steps minus the search
-    # steps used (needs init inherit). separate: the whole search, then train.steps of training
-    # (the old schedule; with init fresh, the fairness check). Baselines always train train.steps.
+    # continues from the supernet's weights (init inherit; init fresh: new weights, the early-bird
+    # schedule) for train.steps minus the search steps used. separate: the whole search, then
+    # train.steps of training (with init fresh, the fairness check). Baselines always train train.steps.
     budget: str = rule("shared", choices=("shared", "separate"))
     data_gates: bool = True                # apply the learned per-image actions while training
     warmup_steps: int = rule(5, ge=0)      # linear learning-rate warm-up, then the schedule's decay
@@ -397,9 +397,6 @@ def _check_cross_fields(cfg: Config, at: _Where) -> None:
     if cfg.data.name not in GENERATED and not cfg.data.root:
         at.fail(("data.root", "data.name"), f"data.root is required for data.name={cfg.data.name} "
                 f"(the folder holding the data)")
-    if cfg.train.budget == "shared" and cfg.train.init != "inherit":
-        at.fail(("train.budget", "train.init"), "train.budget=shared continues the supernet's weights and needs "
-                "train.init=inherit; for fresh weights use train.budget=separate")
     cap = int(cfg.search.max_share * cfg.train.steps)
     if cfg.train.budget == "shared" and cap <= cfg.search.warmup_steps:
         at.fail(("search.max_share", "train.steps", "search.warmup_steps"),

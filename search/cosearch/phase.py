@@ -75,7 +75,8 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     """Co-search, then the derived arch.json and the state the training starts from.
 
     ``train.budget: shared``: the search ends early once the derived arch is stable, and the
-    derived network (batch-norm recalibrated at its inference scale) continues for the rest of
+    derived network (from the supernet's weights with ``train.init: inherit``, or fresh ones: the
+    early-bird schedule; batch-norm recalibrated at its inference scale) trains for the rest of
     ``train.steps``."""
     cfg, run = session.cfg, session.run
     shared = cfg.train.budget == "shared"
@@ -146,6 +147,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
         state["trainer"]["model"] = model.state_dict()
         state["steps"] = cfg.train.steps - cs.step
         run.log(f"hand-over: batch-norm recalibrated at scale {scale} on {n} images; the derived network "
-                f"continues for {state['steps']} of {cfg.train.steps} steps")
+                f"{'continues' if cfg.train.init == 'inherit' else 'starts from fresh weights'} for {state['steps']} "
+                f"of {cfg.train.steps} steps")
     session.save("retrain", 0, state)
     return state

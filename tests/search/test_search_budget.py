@@ -117,6 +117,22 @@ def test_training_continues_from_the_searched_weights(cache, tmp_path, shrink):
     assert ckpt["state"]["steps"] == BUDGET - searched["step"]
 
 
+def test_fresh_weights_in_the_shared_budget(cache, tmp_path):
+    """train.init=fresh with the one budget (the early-bird schedule): new weights, the same steps."""
+    out = tmp_path / "run"
+    run_pipeline(tiny_config(cache, *SHARED, "train.init=fresh"), out, stages=("search",), echo=False)
+    ckpt = load_checkpoint(out / "checkpoints" / "last.pt")
+    handed = ckpt["state"]["trainer"]["model"]
+    searched = load_checkpoint(out / "checkpoints" / "search.pt")["state"]
+    net = supernet.build_supernet("deeplabv3plus", 4, widest=0.5)
+    net.load_state_dict(searched["net"])
+    sliced = net.derive(searched["arch"]).state_dict()
+    weights = [k for k in sliced if k.endswith("weight") and sliced[k].dim() == 4]
+    assert weights and not any(torch.equal(handed[k], sliced[k]) for k in weights)
+    assert ckpt["state"]["steps"] == BUDGET - searched["step"]
+    assert "starts from fresh weights" in (out / "log.txt").read_text()
+
+
 @pytest.mark.parametrize("where", ["search", "stop", "train"])
 def test_resume_in_every_phase_equals_uninterrupted(reference, cache, tmp_path, where):
     searched = run_of(reference)["steps"]["search"]
