@@ -32,14 +32,14 @@ def step_indices(n: int, batch_size: int, step: int, seed: int, tag: str = "trai
 
 
 def bucketed_indices(buckets: Sequence[int], batch_size: int, step: int, seed: int,
-                     tag: str = "train") -> tuple[list[int], int]:
+                     tag: str = "train", min_batch: int = 2) -> tuple[list[int], int]:
     """``(indices, epoch)`` of batch ``step`` when a batch holds images of one bucket only (one
     data-slimming action, so the step runs one forward at one scale with the whole batch).
 
     Each epoch, drawn from ``(seed, epoch)``, shuffles every bucket's images, cuts them into
-    batches of ``batch_size`` (a shorter last one is kept if it has at least 2 images: batch-norm
-    needs two), and shuffles the order of the batches; an epoch has the same number of batches
-    every time.
+    batches of ``batch_size`` (a shorter last one is kept if it has at least ``min_batch`` images:
+    batch-norm needs two, and with several processes each needs one), and shuffles the order of
+    the batches; an epoch has the same number of batches every time.
 
     >>> buckets = [0, 1, 0, 1, 0, 1, 0, 1]     # two buckets of 4: 2 batches each, 4 per epoch
     >>> idx, epoch = bucketed_indices(buckets, 2, step=5, seed=0)
@@ -51,24 +51,25 @@ def bucketed_indices(buckets: Sequence[int], batch_size: int, step: int, seed: i
     for i in range(n):
         pools.setdefault(int(buckets[i]), []).append(i)
     sizes = [len(p) for p in pools.values()]
-    per_epoch = sum(k // batch_size + (k % batch_size >= 2) for k in sizes)
+    per_epoch = sum(k // batch_size + (k % batch_size >= min_batch) for k in sizes)
     if per_epoch == 0:
-        raise UserError(f"the {tag} split's buckets (sizes {sorted(sizes)}) give no batch of 2 or more images")
+        raise UserError(f"the {tag} split's buckets (sizes {sorted(sizes)}) give no batch of {min_batch} or more images")
     epoch, k = divmod(step, per_epoch)
     g = torch.Generator().manual_seed(derive_seed(seed, tag, "bucket-epoch", epoch))
     batches = []
     for key in sorted(pools):
         pool = [pools[key][j] for j in torch.randperm(len(pools[key]), generator=g).tolist()]
-        batches += [b for b in (pool[s:s + batch_size] for s in range(0, len(pool), batch_size)) if len(b) >= 2]
+        batches += [b for b in (pool[s:s + batch_size] for s in range(0, len(pool), batch_size)) if len(b) >= min_batch]
     return batches[torch.randperm(len(batches), generator=g)[k].item()], epoch
 
 
 def batch_indices(n: int, batch_size: int, step: int, seed: int, tag: str,
-                  buckets: Sequence[int] | None = None) -> tuple[list[int], int]:
+                  buckets: Sequence[int] | None = None, world_size: int = 1) -> tuple[list[int], int]:
     """``(indices, epoch)`` of global batch ``step``: :func:`step_indices`, or
-    :func:`bucketed_indices` when every image has a bucket."""
+    :func:`bucketed_indices` when every image has a bucket (a batch of at least 2 images, and at
+    least one per process of ``world_size``)."""
     if buckets is not None:
-        return bucketed_indices(buckets, batch_size, step, seed, tag)
+        return bucketed_indices(buckets, batch_size, step, seed, tag, min_batch=max(2, world_size))
     return step_indices(n, batch_size, step, seed, tag), step // (n // batch_size)
 
 
@@ -88,7 +89,7 @@ def global_batch(dataset: Dataset, batch_size: int, step: int, seed: int, tag: s
     """Batch ``step`` of ``dataset`` (:func:`batch_indices`): its global indices, this rank's
     positions in it, and this rank's images and masks on ``device``. Sets the dataset's epoch
     (training transforms)."""
-    idx, epoch = batch_indices(len(dataset), batch_size, step, seed, tag, buckets)
+    idx, epoch = batch_indices(len(dataset), batch_size, step, seed, tag, buckets, env.world_size)
     if hasattr(dataset, "set_epoch"):
         dataset.set_epoch(epoch)
     pos = shard(list(range(len(idx))), env)

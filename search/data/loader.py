@@ -56,7 +56,8 @@ class _StepSampler(Sampler):
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
         for step in count(self.start):
-            idx, epoch = batch_indices(self.n, self.batch_size, step, self.seed, self.tag, self.buckets)
+            idx, epoch = batch_indices(self.n, self.batch_size, step, self.seed, self.tag, self.buckets,
+                                       self.env.world_size)
             yield [(idx[p], epoch) for p in shard(list(range(len(idx))), self.env)]
 
 
@@ -80,7 +81,8 @@ class StepBatches:
             self._stream = iter(self._loader(step))
         images, masks = next(self._stream)
         self._next = step + 1
-        idx, _ = batch_indices(len(self.dataset), self.batch_size, step, self.seed, self.tag, self.buckets)
+        idx, _ = batch_indices(len(self.dataset), self.batch_size, step, self.seed, self.tag, self.buckets,
+                               self.env.world_size)
         pos = shard(list(range(len(idx))), self.env)
         return idx, pos, images.to(self.device), masks.to(self.device)
 

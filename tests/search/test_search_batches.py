@@ -54,6 +54,19 @@ def test_a_bucketed_epoch_gives_each_image_once_in_batches_of_one_bucket():
     assert [bucketed_indices(buckets, 4, s, seed=4)[0] for s in range(per_epoch)] != [idx for idx, _ in epoch0]
 
 
+def test_every_process_gets_an_image_of_a_short_bucketed_batch():
+    # buckets of 9 and 2 in batches of 8: the short batches (1 and 2 images) would leave a process of
+    # three without an image, so with three processes only batches of 3 or more are kept
+    buckets = [0] * 9 + [1] * 2
+    data = [(torch.full((3, 2, 2), float(i)), torch.zeros(2, 2, dtype=torch.long)) for i in range(len(buckets))]
+    assert bucketed_indices(buckets, 8, 1, seed=0, min_batch=2)[0] != bucketed_indices(buckets, 8, 1, seed=0,
+                                                                                         min_batch=3)[0]
+    for step in range(4):
+        parts = [global_batch(data, 8, step, 0, "train", DistEnv(r, 3, r, torch.device("cpu")), buckets=buckets)
+                 for r in range(3)]
+        assert all(len(p[2]) >= 1 for p in parts) and len(parts[0][0]) == 8
+
+
 def test_buckets_too_small_for_a_batch_are_a_clear_error():
     with pytest.raises(UserError, match="no batch of 2"):
         bucketed_indices([0, 1, 2], 4, 0, seed=0)
