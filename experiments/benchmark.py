@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 from cost_models.calibrate import machine_summary
+from search.report.rundir import write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 FAMILIES = ("deeplabv3plus", "pspnet", "multires")
@@ -123,7 +124,7 @@ def summed_wall(out: Path, this_invocation_s: float) -> float:
     before = json.loads(ledger.read_text())["wall_s"] if ledger.exists() else 0.0
     total = before + this_invocation_s
     out.mkdir(parents=True, exist_ok=True)
-    ledger.write_text(json.dumps({"wall_s": total}))
+    write_json(ledger, {"wall_s": total})   # atomic: an interrupted write keeps the earlier sum
     return total
 
 
