@@ -152,6 +152,10 @@ class SearchConfig:
     target_penalty: float = rule(10.0, ge=0)   # weight of the quadratic term (augmented Lagrangian): damps the multiplier
     target_two_sided: bool = True          # true: lam may go below 0 so a too-cheap net grows back to the target
                                            # (an equality); false: lam >= 0, target_cost is only an upper bound
+    # derive cuts the searched network (the width step or branch that loses the least arch probability
+    # per unit of cost saved, one at a time) until it costs at most target_cost x (1 + target_tolerance)
+    # at its inference scale, so a search that ends above the target still delivers it; null: no cut
+    target_tolerance: Optional[float] = rule(0.05, ge=0)
     lambda_train: float = rule(0.5, ge=0)  # weight of the training energy (search target, relative to 1.0) in the gate objective
     budget: Optional[float] = rule(None, gt=0, note="null: the widest network's cost at full resolution")   # in cost_metric units
     network: bool = True                   # search the network (alpha); false: keep the full network

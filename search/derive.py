@@ -13,7 +13,7 @@ once the probabilities peak. The learned gate is stored in the arch (``data.trai
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 from torch import Tensor
@@ -51,12 +51,58 @@ def expected_choices(net: supernet.Supernet) -> dict[str, Any]:
 
 
 @torch.no_grad()
+def fit_to_cost(net: supernet.Supernet, choices: Mapping[str, Any], cost: Callable[[Mapping[str, Any]], float],
+                limit: float) -> tuple[dict[str, Any], list[str]]:
+    """``(choices, cuts)``: ``choices`` cut one step at a time until ``cost(choices) <= limit``.
+
+    A step narrows one width site by one option or drops one branch (never the last kept of its
+    group); each time the step that gives up the least log-probability of the searched arch per
+    unit of cost saved is taken. ``cuts`` names the steps taken (``site: old -> new``). Stops
+    short of ``limit`` only when nothing is left to cut.
+    """
+    out, cuts = dict(choices), []
+    probs = {n: p.detach().double().cpu() for n, p in net.probabilities().items()}
+
+    def kept_alone(name: str) -> bool:
+        return any(name in group and sum(bool(out[n]) for n in group) == 1 for group in net.group_names)
+
+    current = cost(out)
+    while current > limit:
+        best = None
+        for name, site in net.sites.items():
+            i = site.options.index(out[name])
+            if site.is_keep:
+                if not out[name] or kept_alone(name):
+                    continue
+                j = site.options.index(False)
+            elif i == 0:
+                continue
+            else:
+                j = i - 1
+            trial = {**out, name: site.options[j]}
+            saved = current - cost(trial)
+            if saved > 0:
+                price = float(torch.log(probs[name][i].clamp_min(1e-12)) - torch.log(probs[name][j].clamp_min(1e-12)))
+                if best is None or price / saved < best[0]:
+                    best = (price / saved, name, site.options[j], current - saved)
+        if best is None:
+            break
+        _, name, value, current = best
+        cuts.append(f"{name}: {out[name]} -> {value}")
+        out[name] = value
+    return out, cuts
+
+
+@torch.no_grad()
 def derive_arch(net: supernet.Supernet, res: InferenceResolution, gate: DataGate | None, rule: str,
                 search_network: bool = True, search_resolution: bool = True,
-                full_choices: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                full_choices: Mapping[str, Any] | None = None,
+                fit: Callable[[dict[str, Any], float], dict[str, Any]] | None = None) -> dict[str, Any]:
     """arch.json dict of the searched network, inference scale and (``gate``) learned train gate.
 
     A side that was not searched keeps the full network (``full_choices``) or scale 1.0.
+    ``fit(choices, scale)``, when given, returns the searched network's choices to keep (the cost
+    target's :func:`fit_to_cost`).
     """
     scale = 1.0
     if search_resolution:
@@ -65,6 +111,8 @@ def derive_arch(net: supernet.Supernet, res: InferenceResolution, gate: DataGate
         choices = dict(full_choices or {})
     else:
         choices = net.argmax_choices() if rule == "argmax" else expected_choices(net)
+        if fit is not None:
+            choices = fit(choices, scale)
     arch = make_arch(net.family, net.num_classes, {**choices, "data.inference_scale": scale}, net.space_options)
     resolution = res.to_dict()  # its most likely scale; the arch's one inference scale is data.inference_scale
     resolution["argmax_scale"] = resolution.pop("inference_scale")

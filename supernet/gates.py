@@ -270,28 +270,31 @@ def pixels_lost(masks: Iterable[Tensor], scales: Sequence[float], num_classes: i
 
 def learning_value(model: nn.Module, images: Tensor, masks: Tensor, scales: Sequence[float],
                    loss_fn: LossFn = per_image_loss, objective: Callable[[Tensor, Tensor], Tensor] | None = None,
-                   eps: float = 1e-2) -> Tensor:
+                   eps: float = 1e-2, logits: Tensor | None = None) -> Tensor:
     """``<grad_w objective(batch), grad_w loss_i(s)>`` (N, S): to first order, how much one step on image
     ``i`` at input scale ``s`` lowers ``objective`` on the whole batch (the example weighting of
     Ren et al. 2018, "Learning to Reweight Examples"). Each column is a directional derivative
     along the objective's gradient, by a finite difference (the weights moved by ``eps`` along it,
     as DARTS does for its Hessian-vector product): one backward and two forwards per scale, no
     per-image gradient. ``objective`` defaults to the batch mean of ``loss_fn``; the weights are
-    restored exactly.
+    restored exactly. ``logits``: the model's output on ``images`` with its graph, when the caller
+    has it (its forward is then not repeated; it is also the scale-1.0 loss before the move).
     """
-    objective = objective or (lambda logits, m: loss_fn(logits, m).mean())
+    objective = objective or (lambda out, m: loss_fn(out, m).mean())
     params = [p for p in model.parameters() if p.requires_grad]
     with torch.enable_grad():
-        grads = torch.autograd.grad(objective(model(images), masks), params, allow_unused=True)
+        logits = model(images) if logits is None else logits
+        grads = torch.autograd.grad(objective(logits, masks), params, allow_unused=True)
     moved = [(p, g.detach()) for p, g in zip(params, grads) if g is not None]
     saved = [p.detach().clone() for p, _ in moved]
     step = eps / torch.sqrt(sum((g.double() ** 2).sum() for _, g in moved)).clamp_min(1e-12).item()
 
-    def losses() -> Tensor:
-        return torch.stack([loss_fn(forward_at_scale(model, images, s), masks) for s in scales], dim=1).double()
+    def losses(full: Tensor | None = None) -> Tensor:
+        return torch.stack([loss_fn(full if s == 1.0 and full is not None else forward_at_scale(model, images, s),
+                                    masks) for s in scales], dim=1).double()
 
     with torch.no_grad():
-        base = losses()
+        base = losses(logits.detach())
         try:
             for p, g in moved:
                 p.add_(g, alpha=step)
@@ -335,15 +338,17 @@ def estimate_regret(model: nn.Module, images: Tensor, masks: Tensor, actions: Se
     was_training = model.training
     model.eval()
     try:
-        logits = model(images)
-        full = loss_fn(logits, masks).float()
+        with torch.set_grad_enabled(reference == "learning"):  # learning_value differentiates this forward
+            logits = model(images)
+        full = loss_fn(logits.detach(), masks).float()
         mean = full.mean().clamp_min(1e-8)
         if reference == "labels":
             lost = label_regret(masks, scales, logits.shape[1])
         elif reference == "learning":
-            value = learning_value(model, images, masks, [1.0] + scales, loss_fn, objective)
+            probed = [1.0] + [s for s in scales if s != 1.0]
+            value = learning_value(model, images, masks, probed, loss_fn, objective, logits=logits)
             v1 = value[:, :1]
-            lost = (v1 - value[:, 1:]) / v1.abs().mean().clamp_min(1e-12)
+            lost = ((v1 - value) / v1.abs().mean().clamp_min(1e-12))[:, [probed.index(s) for s in scales]]
         else:
             at = {s: loss_fn(forward_at_scale(model, images, s), masks).float() if s != 1.0 else full for s in scales}
             lost = torch.stack([(at[s] - full).clamp_min(0) / mean for s in scales], dim=1)

@@ -33,7 +33,7 @@ from cost_models.target import load_target
 from search.config import Config
 from search.cosearch.schedule import temperature
 from search.data.loader import StepBatches
-from search.derive import expected_choices, expected_value, nearest
+from search.derive import expected_choices, expected_value, fit_to_cost, nearest
 from search.data.splits import Splits
 from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
 from search.engine.seeding import seed_step
@@ -154,21 +154,35 @@ class CoSearch:
         return float(s.target_cost) if s.target_cost_absolute else float(s.target_cost) * float(self.full_network_cost())
 
     @torch.no_grad()
+    def arch_cost(self, choices: dict[str, Any], scale: float = 1.0) -> float:
+        """The cost metric of the network of ``choices`` at input scale ``scale``."""
+        cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size), probs=self.one_hot_probs(choices),
+                                      scale_probs=None if scale == 1.0 else {scale: torch.tensor(1.0)})
+        return float(cost_metric(cost, self.cfg.search.cost_metric))
+
+    @torch.no_grad()
     def derived_cost(self) -> float:
-        """The cost metric of the network ``derive_arch`` would cut out now, at its inference scale."""
+        """The cost metric of the network ``derive_arch`` would cut out now, at its inference scale,
+        before :meth:`fit_to_target` (what the cost multiplier answers to)."""
         s = self.cfg.search
         choices = self.full_choices
         if s.network:
             choices = self.net.argmax_choices() if s.derive_rule == "argmax" else expected_choices(self.net)
-        scale_probs = None
+        scale = 1.0
         if s.search_resolution:
             probs = self.res.probs()
             scale = (self.res.scales[int(probs.argmax())] if s.derive_rule == "argmax"
                      else nearest(self.res.scales, expected_value(self.res.scales, probs)))
-            scale_probs = {sc: torch.tensor(float(sc == scale)) for sc in self.res.scales}
-        cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size), scale_probs=scale_probs,
-                                      probs=self.one_hot_probs(choices))
-        return float(cost_metric(cost, s.cost_metric))
+        return self.arch_cost(choices, scale)
+
+    def fit_to_target(self, choices: dict[str, Any], scale: float) -> tuple[dict[str, Any], list[str]]:
+        """``choices`` cut to at most the cost target x (1 + ``search.target_tolerance``) at ``scale``
+        (:func:`search.derive.fit_to_cost`), and the cuts; unchanged without a target or tolerance."""
+        s = self.cfg.search
+        if self.target_cost is None or s.target_tolerance is None:
+            return dict(choices), []
+        return fit_to_cost(self.net, choices, lambda c: self.arch_cost(c, scale),
+                           self.target_cost * (1 + s.target_tolerance))
 
     def expected_inference_cost(self):
         scale_probs = self.res.scale_probs() if self.cfg.search.search_resolution else None
@@ -203,18 +217,19 @@ class CoSearch:
             self.work[key] = self.work.get(key, 0) + int(images)
 
     def count_probes(self, images: int) -> None:
-        """The work of one :func:`estimate_regret` on ``images`` val images: a full-resolution forward;
-        ``network``: a forward at every other scale; ``learning``: a backward at full resolution and
-        two forwards at full resolution and at every scale."""
+        """The work of one :func:`estimate_regret` on ``images`` val images: a full-resolution forward
+        (``learning``: with its backward); ``network``: a forward at every other scale; ``learning``:
+        two forwards at every other scale and one more at full resolution (the weights moved)."""
         reference = self.cfg.search.gate_regret
         scales = [a for a in self.actions if a not in ("drop", 1.0)]
+        if reference == "learning":
+            self.count("arch", 1.0, images)
+            for sc in [1.0] + scales + scales:
+                self.count("probe", sc, images)
+            return
         self.count("probe", 1.0, images)
         if reference == "network":
             for sc in scales:
-                self.count("probe", sc, images)
-        elif reference == "learning":
-            self.count("arch", 1.0, images)
-            for sc in [1.0, 1.0] + scales + scales:
                 self.count("probe", sc, images)
 
     def work_items(self) -> list[list[Any]]:

@@ -86,8 +86,16 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     cs = CoSearch(scfg, splits, session)
     gate = cs.gate if s.data_gates else None
 
-    def derived() -> dict[str, Any]:
-        return derive_arch(cs.net, cs.res, gate, s.derive_rule, s.network, s.search_resolution, cs.full_choices)
+    def derived(log: bool = False) -> dict[str, Any]:
+        def fit(choices: dict[str, Any], scale: float) -> dict[str, Any]:
+            fitted, cuts = cs.fit_to_target(choices, scale)
+            if log and cuts:
+                run.log(f"derive: cost {cs.arch_cost(choices, scale) / cs.target_cost:.3f} of the target, cut to "
+                        f"{cs.arch_cost(fitted, scale) / cs.target_cost:.3f} (search.target_tolerance "
+                        f"{s.target_tolerance}): {', '.join(cuts)}")
+            return fitted
+        return derive_arch(cs.net, cs.res, gate, s.derive_rule, s.network, s.search_resolution, cs.full_choices,
+                           fit=fit)
 
     options = {name: site.options for name, site in cs.net.sites.items()}
     stable = StopWhenUnchanged(lambda: derived()["choices"], s.stable_every, s.stable_checks if shared else 0,
@@ -123,7 +131,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
         run.log(f"co-search: the derived arch is stable, stopping at step {cs.step} of {cs.total_steps}")
     check_synchronised(cs.net.arch_parameters() + [cs.res.rho] + list(cs.gate.parameters()), session.env,
                        "arch, resolution and gate parameters")
-    arch = derived()
+    arch = derived(log=True)
     session.save("searched", cs.step, {**cs.state_dict(), "arch": arch, "wall_s": clock.wall_s,
                                        "stable": stable.state_dict()}, path=searched)
     if run.main:

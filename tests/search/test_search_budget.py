@@ -80,9 +80,9 @@ def test_learning_probes_every_other_arch_step_are_counted(cache, tmp_path):
     arch_steps = state["step"] - 2
     probes = (arch_steps + 1) // 2                        # after arch steps 0, 2, 4, ...
     assert probes >= 2 and len(state["probe_regret"]) == 4 * probes
-    # each probe: forwards at 1.0 (the loss, and the learning value before and after the move)
-    # and two at every other scale; one backward at 1.0, counted as an arch step's
-    assert work[("probe", 1.0)] == 3 * 4 * probes
+    # each probe: a forward and backward at 1.0 (counted as an arch step's), one more forward at
+    # 1.0 after the move and two at every other scale (test_a_learning_probe_runs_each_forward_it_is_charged_for)
+    assert work[("probe", 1.0)] == 4 * probes
     assert work[("probe", 0.5)] == work[("probe", 0.75)] == 2 * 4 * probes
     assert work[("arch", 1.0)] == 4 * arch_steps + 4 * probes
 

@@ -9,6 +9,7 @@ from search_testing import tiny_config
 import cost_models
 import supernet
 from search.config import load_config
+from search.derive import fit_to_cost
 from search.errors import UserError
 from search.pipeline import STAGES, run_pipeline
 
@@ -57,3 +58,61 @@ def test_bad_cost_targets_are_user_errors(overrides, message):
 def test_an_absolute_target_is_taken_as_is():
     cfg = load_config(None, ["search.target_cost=2500000", "search.target_cost_absolute=true"])
     assert cfg.search.target_cost == 2.5e6
+
+
+def supernet_favouring(choices: dict, family: str = "deeplabv3plus", undecided: tuple[str, ...] = ()):
+    """A supernet whose arch probabilities favour ``choices`` (logit 5), uniform at ``undecided``."""
+    net = supernet.build_supernet(family, 4)
+    with torch.no_grad():
+        for name, site in net.sites.items():
+            site.logits.zero_()
+            if name not in undecided:
+                site.logits[site.options.index(choices[name])] = 5.0
+    return net
+
+
+def profiled_macs(net, choices: dict) -> float:
+    return float(net.expected_cost("jetson_tx2", (1, 3, 32, 64), probs={
+        n: s.one_hot(choices[n]).cpu() for n, s in net.sites.items()}).macs)
+
+
+def test_fit_to_cost_takes_the_cut_the_search_was_least_sure_of():
+    full = supernet.baseline_arch("deeplabv3plus", 4)["choices"]
+    undecided = "backbone.stage3.width"
+    net = supernet_favouring(full, undecided=(undecided,))
+    cost = lambda c: profiled_macs(net, c)  # noqa: E731
+    fitted, cuts = fit_to_cost(net, full, cost, cost(full) * 0.999)
+    options = net.sites[undecided].options
+    assert cuts == [f"{undecided}: {options[-1]} -> {options[-2]}"]
+    assert fitted == {**full, undecided: options[-2]}
+    assert fit_to_cost(net, full, cost, cost(full)) == (full, [])  # already within: unchanged
+
+
+def test_fit_to_cost_stops_at_the_smallest_network_and_keeps_a_branch_per_group():
+    full = supernet.baseline_arch("deeplabv3plus", 4)["choices"]
+    net = supernet_favouring(full)
+    cost = lambda c: profiled_macs(net, c)  # noqa: E731
+    fitted, cuts = fit_to_cost(net, full, cost, 0.0)  # out of reach
+    for name, site in net.sites.items():
+        if not site.is_keep:
+            assert fitted[name] == site.options[0], name
+    for group in net.group_names:
+        assert sum(fitted[n] for n in group) == 1, group
+    assert len(cuts) == sum(1 for n, s in net.sites.items() if full[n] != fitted[n] and s.is_keep) + sum(
+        s.options.index(full[n]) for n, s in net.sites.items() if not s.is_keep)
+    limit = cost(full) * 0.4
+    fitted, _ = fit_to_cost(net, full, cost, limit)
+    assert cost(fitted) <= limit
+
+
+def test_a_search_ending_above_its_target_is_cut_to_it(tmp_path):
+    """Too few arch steps to reach the target: derive cuts the network to within target_tolerance."""
+    cfg = tiny_config(tmp_path / "cache", "search.target_cost=0.2", "search.cost_metric=macs", "search.steps=2",
+                      "search.target_tolerance=0.05")
+    out = run_pipeline(cfg, tmp_path / "run", stages=STAGES["search"], echo=False)
+    arch = json.loads((out / "arch.json").read_text())
+    full = macs(supernet.baseline_arch(arch["family"], arch["num_classes"], **cfg.model.space))
+    assert macs(arch) / full <= 0.2 * 1.05 * (1 + 1e-6)
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert [r for r in records if "target_ratio" in r][-1]["target_ratio"] > 1.05  # the search alone missed it
+    assert "derive: cost " in (out / "log.txt").read_text()

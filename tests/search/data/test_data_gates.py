@@ -192,6 +192,18 @@ def test_learning_regret_is_what_a_downsampled_step_no_longer_teaches():
     assert regret[:, 0].mean() == pytest.approx(1.0)                    # drop: the loss, as for every reference
 
 
+def test_a_learning_probe_runs_each_forward_it_is_charged_for():
+    """What ``CoSearch.count_probes`` charges: one full-resolution forward with its backward, one
+    more after the move, and two at every other scale."""
+    torch.manual_seed(0)
+    model = ToySeg()
+    sizes = []
+    model.register_forward_pre_hook(lambda module, args: sizes.append(tuple(args[0].shape[-2:])))
+    images, masks = torch.rand(2, 3, 16, 16), torch.randint(0, 3, (2, 16, 16))
+    estimate_regret(model, images, masks, ("drop", 0.5, 0.75, 1.0), reference="learning")
+    assert sorted(sizes) == sorted([(16, 16)] * 2 + [(8, 8)] * 2 + [(12, 12)] * 2)
+
+
 def test_inference_resolution():
     res = InferenceResolution((0.5, 1.0))
     probs = res.scale_probs()
