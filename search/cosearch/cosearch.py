@@ -13,7 +13,8 @@ network's, or absolute), the augmented Lagrangian ``+ lam * e + target_penalty /
 (``search.derive_rule``, at its inference scale) in value and E[inference cost] in gradient
 (straight-through), and the Lagrange multiplier ``lam`` is updated by dual ascent after every arch
 step: ``lam <- lam + target_lr * e`` (kept >= 0 unless ``search.target_two_sided``). lambda_inf is
-then ignored.
+then ignored, and a search ending above ``target x (1 + search.target_tolerance)`` is cut to it at
+derive (:meth:`CoSearch.fit_to_target`).
 and, after every ``search.gate_every``-th arch step, the data gate phi ``search.gate_steps`` steps on
 ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_train_k)`` over the recently probed images.
 The Gumbel temperature falls exponentially from ``tau_start`` to ``tau_end`` over the search
