@@ -75,8 +75,9 @@ def test_a_relative_train_cost_is_the_energy_of_a_batch_per_image(parts):
     cost = cs.relative_train_cost()
     b = cs.cfg.data.batch_size
     half_size = [scaled_size(s, 0.5) for s in cs.train_size]
-    half = cs.net.expected_cost(cs.target, (b, 3, *half_size), training=True).energy_j
-    full = cs.net.expected_cost(cs.target, (b, 3, *cs.train_size), training=True).energy_j
+    with torch.no_grad():
+        half = cs.net.expected_cost(cs.target, (b, 3, *half_size), training=True).energy_j
+        full = cs.net.expected_cost(cs.target, (b, 3, *cs.train_size), training=True).energy_j
     assert float(cost[cs.actions.index(0.5)]) == pytest.approx(float(half / full), rel=1e-6)
 
 
