@@ -156,6 +156,9 @@ class SearchConfig:
     # per unit of cost saved, one at a time) until it costs at most target_cost x (1 + target_tolerance)
     # at its inference scale, so a search that ends above the target still delivers it; null: no cut
     target_tolerance: Optional[float] = rule(0.05, ge=0)
+    # what the cost multiplier answers to: derived (the cost of the arch derive would cut out now, before
+    # the cut: jumps when a branch's P(keep) crosses 0.5) or expected (E[cost] of the relaxed arch: smooth)
+    target_signal: str = rule("derived", choices=("derived", "expected"))
     lambda_train: float = rule(0.5, ge=0)  # weight of the training energy (search target, relative to 1.0) in the gate objective
     budget: Optional[float] = rule(None, gt=0, note="null: the widest network's cost at full resolution")   # in cost_metric units
     network: bool = True                   # search the network (alpha); false: keep the full network

@@ -313,12 +313,12 @@ class CoSearch:
     def cost_penalty(self, expected: Tensor) -> Tensor:
         """The arch step's cost term for E[inference cost] ``expected``: ``lambda_inf * expected /
         budget``, or with a cost target the augmented Lagrangian, straight-through (the value is the
-        derived network's cost, the gradient E[cost]'s)."""
+        derived network's cost, the gradient E[cost]'s; ``search.target_signal: expected``: E[cost] in both)."""
         s = self.cfg.search
         if self.target_cost is None:
             return s.lambda_inf * expected / self.budget
-        derived = expected + (self.derived_cost() - expected).detach()
-        excess = derived / self.target_cost - 1.0
+        value = expected + (self.derived_cost() - expected).detach() if s.target_signal == "derived" else expected
+        excess = value / self.target_cost - 1.0
         return self.multiplier * excess + 0.5 * s.target_penalty * excess ** 2
 
     def val_loss(self, images: Tensor, masks: Tensor, n_global: int) -> tuple[Tensor, Tensor]:
@@ -351,10 +351,11 @@ class CoSearch:
         return loss, loss + advantage * log_p[k]
 
     def target_step(self, derived: float, expected: float) -> dict[str, float]:
-        """Dual ascent of the cost multiplier on the derived network's cost against the target."""
+        """Dual ascent of the cost multiplier against the target, on the derived network's cost (or
+        on E[cost], ``search.target_signal: expected``)."""
         s = self.cfg.search
         ratio = derived / self.target_cost
-        self.multiplier += s.target_lr * (ratio - 1.0)
+        self.multiplier += s.target_lr * ((ratio if s.target_signal == "derived" else expected / self.target_cost) - 1.0)
         if not s.target_two_sided:
             self.multiplier = max(0.0, self.multiplier)
         arch_step = (self.step - s.warmup_steps) // s.arch_every

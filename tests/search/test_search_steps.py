@@ -97,3 +97,18 @@ def test_a_sampled_scale_arch_step_evaluates_one_scale_and_follows_the_penalty(p
     arch_images = sum(n for (kind, *_), n in cs.work.items() if kind == "arch")
     assert arch_images == 5 * len(batch[0])  # one scale per step, not three
     assert cs.res.probs()[0].item() > before and cs.val_baseline is not None
+
+
+@pytest.mark.parametrize("signal", ["derived", "expected"])
+def test_the_cost_multiplier_follows_its_target_signal(parts, signal):
+    cs = _cosearch(parts, f"signal-{signal}", "search.target_cost=0.3", "search.cost_metric=macs",
+                   f"search.target_signal={signal}")
+    out = cs.arch_step(cs.batch("val", 0), tau=1.0)
+    ratio = out["target_ratio"] if signal == "derived" else out["expected_target_ratio"]
+    assert out["target_ratio"] != pytest.approx(out["expected_target_ratio"])  # the two signals differ here
+    assert cs.multiplier == pytest.approx(cs.cfg.search.target_lr * (ratio - 1.0))
+    with torch.no_grad():
+        expected = cs.expected_inference_cost().macs.float()
+    excess = (expected if signal == "expected" else cs.derived_cost()) / cs.target_cost - 1.0
+    assert float(cs.cost_penalty(expected)) == pytest.approx(
+        float(cs.multiplier * excess + 0.5 * cs.cfg.search.target_penalty * excess ** 2), rel=1e-5)
