@@ -80,7 +80,9 @@ def test_fit_to_cost_takes_the_cut_the_search_was_least_sure_of():
     full = supernet.baseline_arch("deeplabv3plus", 4)["choices"]
     undecided = "backbone.stage3.width"
     net = supernet_favouring(full, undecided=(undecided,))
-    cost = lambda c: profiled_macs(net, c)  # noqa: E731
+    def cost(choices):
+        return profiled_macs(net, choices)
+
     fitted, cuts = fit_to_cost(net, full, cost, cost(full) * 0.999)
     options = net.sites[undecided].options
     assert cuts == [f"{undecided}: {options[-1]} -> {options[-2]}"]
@@ -91,7 +93,9 @@ def test_fit_to_cost_takes_the_cut_the_search_was_least_sure_of():
 def test_fit_to_cost_stops_at_the_smallest_network_and_keeps_a_branch_per_group():
     full = supernet.baseline_arch("deeplabv3plus", 4)["choices"]
     net = supernet_favouring(full)
-    cost = lambda c: profiled_macs(net, c)  # noqa: E731
+    def cost(choices):
+        return profiled_macs(net, choices)
+
     fitted, cuts = fit_to_cost(net, full, cost, 0.0)  # out of reach
     for name, site in net.sites.items():
         if not site.is_keep:
