@@ -94,6 +94,21 @@ def fit_to_cost(net: supernet.Supernet, choices: Mapping[str, Any], cost: Callab
 
 
 @torch.no_grad()
+def derived_choices(net: supernet.Supernet, res: InferenceResolution, rule: str, search_network: bool = True,
+                    search_resolution: bool = True,
+                    full_choices: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], float]:
+    """``(choices, inference scale)`` of the searched network under derive ``rule``, before any fit
+    to the cost target; a side that was not searched keeps the full network (``full_choices``) or
+    scale 1.0."""
+    scale = 1.0
+    if search_resolution:
+        scale = res.choose() if rule == "argmax" else nearest(res.scales, expected_value(res.scales, res.probs()))
+    if not search_network:
+        return dict(full_choices or {}), scale
+    return (net.argmax_choices() if rule == "argmax" else expected_choices(net)), scale
+
+
+@torch.no_grad()
 def derive_arch(net: supernet.Supernet, res: InferenceResolution, gate: DataGate | None, rule: str,
                 search_network: bool = True, search_resolution: bool = True,
                 full_choices: Mapping[str, Any] | None = None,
@@ -104,15 +119,9 @@ def derive_arch(net: supernet.Supernet, res: InferenceResolution, gate: DataGate
     ``fit(choices, scale)``, when given, returns the searched network's choices to keep (the cost
     target's :func:`fit_to_cost`).
     """
-    scale = 1.0
-    if search_resolution:
-        scale = res.choose() if rule == "argmax" else nearest(res.scales, expected_value(res.scales, res.probs()))
-    if not search_network:
-        choices = dict(full_choices or {})
-    else:
-        choices = net.argmax_choices() if rule == "argmax" else expected_choices(net)
-        if fit is not None:
-            choices = fit(choices, scale)
+    choices, scale = derived_choices(net, res, rule, search_network, search_resolution, full_choices)
+    if search_network and fit is not None:
+        choices = fit(choices, scale)
     arch = make_arch(net.family, net.num_classes, {**choices, "data.inference_scale": scale}, net.space_options)
     resolution = res.to_dict()  # its most likely scale; the arch's one inference scale is data.inference_scale
     resolution["argmax_scale"] = resolution.pop("inference_scale")

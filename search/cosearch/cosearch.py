@@ -34,7 +34,7 @@ from cost_models.target import load_target
 from search.config import Config
 from search.cosearch.schedule import temperature
 from search.data.loader import StepBatches
-from search.derive import expected_choices, expected_value, fit_to_cost, nearest
+from search.derive import derived_choices, fit_to_cost
 from search.data.splits import Splits
 from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
 from search.engine.seeding import seed_step
@@ -166,15 +166,8 @@ class CoSearch:
         """The cost metric of the network ``derive_arch`` would cut out now, at its inference scale,
         before :meth:`fit_to_target` (what the cost multiplier answers to)."""
         s = self.cfg.search
-        choices = self.full_choices
-        if s.network:
-            choices = self.net.argmax_choices() if s.derive_rule == "argmax" else expected_choices(self.net)
-        scale = 1.0
-        if s.search_resolution:
-            probs = self.res.probs()
-            scale = (self.res.scales[int(probs.argmax())] if s.derive_rule == "argmax"
-                     else nearest(self.res.scales, expected_value(self.res.scales, probs)))
-        return self.arch_cost(choices, scale)
+        return self.arch_cost(*derived_choices(self.net, self.res, s.derive_rule, s.network, s.search_resolution,
+                                               self.full_choices))
 
     def fit_to_target(self, choices: dict[str, Any], scale: float) -> tuple[dict[str, Any], list[str]]:
         """``choices`` cut to at most the cost target x (1 + ``search.target_tolerance``) at ``scale``
