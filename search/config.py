@@ -160,6 +160,11 @@ class SearchConfig:
     # the cut: jumps when a branch's P(keep) crosses 0.5) or expected (E[cost] of the relaxed arch: smooth)
     target_signal: str = rule("derived", choices=("derived", "expected"))
     lambda_train: float = rule(0.5, ge=0)  # weight of the training energy (search target, relative to 1.0) in the gate objective
+    # total training energy on `target` (search, training, batch-norm recalibration) the data gate may
+    # spend, as a fraction of the full network's training on train.steps: at the hand-over a gate that
+    # saves more than that gives the images it was least sure to slim back to the deployed scale
+    # (search/cosearch/train_budget.py); it never slims more than it learned. null: the gate as learned
+    train_target: Optional[float] = rule(None, gt=0, le=1)
     budget: Optional[float] = rule(None, gt=0, note="null: the widest network's cost at full resolution")   # in cost_metric units
     network: bool = True                   # search the network (alpha); false: keep the full network
     data_gates: bool = True                # search the per-image train actions (phi)

@@ -94,6 +94,40 @@ def fit_to_cost(net: supernet.Supernet, choices: Mapping[str, Any], cost: Callab
 
 
 @torch.no_grad()
+def shift_to_budget(logits: Tensor, costs: Tensor, total: Callable[[Tensor], float], limit: float,
+                    iterations: int = 40) -> float:
+    """The largest ``shift >= 0`` whose choice ``argmax(logits + shift * costs)`` keeps
+    ``total(choice) <= limit`` (0 when even the unshifted choice exceeds it; stops growing once every
+    image takes its dearest action). ``logits`` (N, K): a gate's; ``costs`` (K,): each action's cost.
+
+    A shift moves each image toward the dearer actions in the order the gate was least sure of
+    its cheaper choice, with one number for every image, so it can be stored as the gate's bias.
+
+    >>> logits = torch.tensor([[1.0, 0.0], [3.0, 0.0]])             # two images, both prefer the cheap action
+    >>> costs = torch.tensor([0.0, 1.0])
+    >>> dear = lambda choice: float(choice.sum())                   # how many take the dear action
+    >>> s = shift_to_budget(logits, costs, dear, limit=1.0)
+    >>> (logits + s * costs).argmax(-1).tolist()                    # the one the gate was less sure of goes first
+    [1, 0]
+    """
+    def choice(shift: float) -> Tensor:
+        return (logits + shift * costs).argmax(-1)
+
+    if total(choice(0.0)) > limit:
+        return 0.0
+    hi = 1.0
+    while not bool((costs[choice(hi)] == costs.max()).all()) and hi < 1e6:
+        hi *= 2
+    if total(choice(hi)) <= limit:
+        return hi
+    lo = 0.0
+    for _ in range(iterations):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if total(choice(mid)) <= limit else (lo, mid)
+    return lo
+
+
+@torch.no_grad()
 def derived_choices(net: supernet.Supernet, res: InferenceResolution, rule: str, search_network: bool = True,
                     search_resolution: bool = True,
                     full_choices: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], float]:

@@ -16,7 +16,8 @@ import supernet
 from search.config import Config
 from search.cosearch.cosearch import CoSearch
 from search.data.splits import Splits
-from search.derive import derive_arch, describe, inference_scale, within_options
+from search.cosearch.train_budget import TrainingProjection, fit_gate_to_train_target
+from search.derive import derive_arch, describe, gate_description, inference_scale, within_options
 from search.engine.checkpoint import load_checkpoint
 from search.engine.distributed import check_synchronised
 from search.engine.hooks import Checkpoint, Metrics, Progress, StopWhenUnchanged, WallClock
@@ -27,6 +28,7 @@ from search.report.tensorboard import add_gate_actions, add_layout
 from search.errors import UserError
 from search.train.phase import shrink_perturb, train_state
 from search.train.trainer import recalibrate_at_scale
+from supernet.gates import DataGate
 
 SEARCH_CHECKPOINT = "checkpoints/search.pt"
 
@@ -69,6 +71,25 @@ def search_config(cfg: Config) -> Config:
                         f"never update the arch; raise train.steps or search.max_share, or lower the warm-up")
     steps = min(s.steps, cap - s.warmup_steps)
     return dataclasses.replace(cfg, search=dataclasses.replace(s, steps=steps))
+
+
+def fitted_gate(session: Session, splits: Splits, arch: dict[str, Any], gate: DataGate, search: dict[str, Any],
+                steps_left: int) -> DataGate:
+    """The gate the derived network trains with under ``search.train_target`` (:mod:`.train_budget`)."""
+    cfg = session.cfg
+    target = cfg.search.train_target
+    projection = TrainingProjection(cfg, arch, search, len(splits.train), splits.image_size,
+                                    cfg.cost.input_size or splits.test_size, steps_left,
+                                    handover_bn=cfg.train.budget == "shared", min_batch=max(2, session.env.world_size))
+    features = splits.features["train"].to(session.device)
+    fitted, fit = fit_gate_to_train_target(gate, features, projection, target)
+    verdict = ("above it, the gate kept as learned" if fit["learned"] > target else
+               f"{fit['moved']} images given back to dearer actions (logit shift {fit['shift']:.3g} x cost): "
+               f"{fit['fitted']:.3f}")
+    session.run.log(f"hand-over: training energy on {cfg.search.target} projected at {fit['learned']:.3f} of the "
+                    f"full network's with the learned gate, search.train_target {target}: {verdict}")
+    search["train_target"] = fit
+    return fitted
 
 
 def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
@@ -132,6 +153,12 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     check_synchronised(cs.net.arch_parameters() + [cs.res.rho] + list(cs.gate.parameters()), session.env,
                        "arch, resolution and gate parameters")
     arch = derived(log=True)
+    search = {"steps": cs.step, "wall_s": clock.wall_s, "budget": cs.budget,
+              "cost_metric": s.cost_metric, "target": s.target, "work": cs.work_items(),
+              "stopped_early": stable.stopped}
+    if gate is not None and cfg.train.data_gates and s.train_target is not None:
+        gate = fitted_gate(session, splits, arch, gate, search, cfg.train.steps - cs.step if shared else cfg.train.steps)
+        arch["data"]["train_gate"] = gate_description(gate)
     session.save("searched", cs.step, {**cs.state_dict(), "arch": arch, "wall_s": clock.wall_s,
                                        "stable": stable.state_dict()}, path=searched)
     if run.main:
@@ -143,9 +170,6 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     if cfg.train.init == "inherit" and (shrink != 1.0 or noise):
         shrink_perturb(model, supernet.build_from_arch(arch), shrink, noise)
         run.log(f"hand-over: inherited weights x {shrink} + fresh weights x {noise}")
-    search = {"steps": cs.step, "wall_s": clock.wall_s, "budget": cs.budget,
-              "cost_metric": s.cost_metric, "target": s.target, "work": cs.work_items(),
-              "stopped_early": stable.stopped}
     state = train_state("derived", arch, model, gate if cfg.train.data_gates else None,
                         splits.features["train"].to(session.device), search)
     if shared:  # hand-over: statistics at the inference scale, then the rest of the budget

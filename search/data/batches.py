@@ -51,7 +51,7 @@ def bucketed_indices(buckets: Sequence[int], batch_size: int, step: int, seed: i
     for i in range(n):
         pools.setdefault(int(buckets[i]), []).append(i)
     sizes = [len(p) for p in pools.values()]
-    per_epoch = sum(k // batch_size + (k % batch_size >= min_batch) for k in sizes)
+    per_epoch = sum(len(epoch_batch_sizes(k, batch_size, min_batch)) for k in sizes)
     if per_epoch == 0:
         raise UserError(f"the {tag} split's buckets (sizes {sorted(sizes)}) give no batch of {min_batch} or more images")
     epoch, k = divmod(step, per_epoch)
@@ -61,6 +61,16 @@ def bucketed_indices(buckets: Sequence[int], batch_size: int, step: int, seed: i
         pool = [pools[key][j] for j in torch.randperm(len(pools[key]), generator=g).tolist()]
         batches += [b for b in (pool[s:s + batch_size] for s in range(0, len(pool), batch_size)) if len(b) >= min_batch]
     return batches[torch.randperm(len(batches), generator=g)[k].item()], epoch
+
+
+def epoch_batch_sizes(images: int, batch_size: int, min_batch: int = 2) -> list[int]:
+    """The batch sizes one epoch of :func:`bucketed_indices` cuts a bucket of ``images`` images into.
+
+    >>> epoch_batch_sizes(19, 8), epoch_batch_sizes(17, 8)
+    ([8, 8, 3], [8, 8])
+    """
+    full, rest = divmod(int(images), batch_size)
+    return [batch_size] * full + ([rest] if rest >= min_batch else [])
 
 
 def batch_indices(n: int, batch_size: int, step: int, seed: int, tag: str,

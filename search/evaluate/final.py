@@ -15,9 +15,9 @@ from search.report.costs import (
     full_network_reference,
     inference_costs,
     row_batch,
+    search_costs,
     step_work,
     training_costs,
-    work_costs,
 )
 from search.report.report import build_report, run_entry
 from search.report.tensorboard import add_hparams, final_metrics
@@ -28,18 +28,6 @@ from supernet.contract import cost_block
 from supernet.export import save_derived
 
 COST_KEYS = ("macs", "dram_bytes", "energy_j", "latency_s")
-
-
-def search_costs(cfg, splits: Splits, search: dict[str, Any]) -> dict[str, dict] | None:
-    """The co-search's cost on every target: its work (``search["work"]``, rows of
-    ``[kind, scale, images, training, batch]``) on the network it actually computes, the supernet at its
-    widest (masks only zero channels), i.e. the full-width network with every branch. None: no search."""
-    if search.get("work") is None:
-        return None
-    full = supernet.build_from_arch(supernet.baseline_arch(cfg.model.family, splits.num_classes, **cfg.model.space))
-    work = [Work(f"{row[0]}@{row[1]}", float(row[1]), int(row[2]), bool(row[3]), row_batch(row, 4))
-            for row in search["work"]]
-    return work_costs(full.eval(), splits.image_size, work, cfg.cost.targets)
 
 
 def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +60,8 @@ def final_phase(session: Session, splits: Splits, state: dict[str, Any]) -> dict
     inference = inference_costs(cpu_model, test_size, scale, cfg.cost.targets)
     training = training_costs(cpu_model, splits.image_size, step_work(trainer.actions, trainer.batch_groups),
                               cfg.cost.targets, bn_work,
-                              search=search_costs(cfg, splits, search))
+                              search=search_costs(cfg.model.family, splits.num_classes, cfg.model.space,
+                                                  splits.image_size, search, cfg.cost.targets))
     # the full network trains on the whole budget (train.steps), and is recalibrated like every trained network
     full = full_network_reference(arch["family"], arch["num_classes"], arch.get("space"), test_size, splits.image_size,
                                   cfg.train.steps * cfg.data.batch_size, cfg.cost.targets,

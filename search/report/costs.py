@@ -170,6 +170,19 @@ def training_costs(model: nn.Module, size: Sequence[int], steps: Sequence[Work],
     return out
 
 
+def search_costs(family: str, num_classes: int, space: Mapping[str, Any], image_size: Sequence[int],
+                 search: Mapping[str, Any], targets: Sequence[str]) -> dict[str, dict] | None:
+    """The co-search's cost on every target: its work (``search["work"]``, rows of
+    ``[kind, scale, images, training, batch]``) on the network it actually computes, the supernet at its
+    widest (masks only zero channels), i.e. the full-width network with every branch. None: no search."""
+    if search.get("work") is None:
+        return None
+    full = supernet.build_from_arch(supernet.baseline_arch(family, num_classes, **dict(space or {})))
+    work = [Work(f"{row[0]}@{row[1]}", float(row[1]), int(row[2]), bool(row[3]), row_batch(row, 4))
+            for row in search["work"]]
+    return work_costs(full.eval(), image_size, work, targets)
+
+
 def full_network_reference(family: str, num_classes: int, space_options: Mapping[str, Any] | None,
                            input_size: Sequence[int], image_size: Sequence[int], train_images: int,
                            targets: Sequence[str], bn_images: int = 0, batch: int = 1) -> dict[str, Any]:

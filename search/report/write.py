@@ -18,7 +18,9 @@ def gate_inputs(report: Mapping[str, Any], arch: Mapping[str, Any] | None,
     choice = slim.get("choice")
     complexity = complexity if complexity is not None else slim.get("complexity")
     gate = ((arch or {}).get("data") or {}).get("train_gate") or {}
-    actions = gate.get("actions") or [a if a == "drop" else float(a) for a in slim.get("action_histogram", {})]
+    # the actions ``choice`` indexes: the histogram's (the gate's, plus the inference scale when the
+    # gate has no such action), else the gate's
+    actions = [a if a == "drop" else float(a) for a in slim.get("action_histogram", {})] or gate.get("actions")
     if choice is None or complexity is None or not actions or len(choice) != len(complexity):
         return None
     return [float(c) for c in complexity], [int(k) for k in choice], list(actions)

@@ -34,8 +34,10 @@ def train_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: D
     if gate is not None:
         actions = list(gate.actions) + ([scale] if scale not in gate.actions else [])
         capped = torch.tensor([actions.index(scale if a != "drop" and a > scale else a) for a in gate.actions])
-        with torch.no_grad():
-            choice, probs = capped[gate.choose(features).cpu()], torch.softmax(gate(features), dim=-1).cpu()
+        with torch.no_grad():  # each action's probability goes to the action it trains as
+            learned = torch.softmax(gate(features), dim=-1).cpu()
+            choice = capped[learned.argmax(-1)]
+            probs = torch.zeros(len(learned), len(actions)).index_add_(1, capped, learned)
         slimming = slimming_summary(choice, actions, features)
     return {"name": name, "arch": arch, "actions": actions, "choice": choice, "probs": probs,
             "data_slimming": slimming, "search": search,

@@ -157,10 +157,19 @@ def recalibrate_at_scale(model: nn.Module, dataset, scale: float, batch_size: in
     batch-norm over a 1x1 map needs two).
     """
     n = len(dataset)
-    chunks = [range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)]
-    chunks = [c for c in chunks if len(c) > 1]
+    chunks = recalibration_chunks(n, batch_size)
     if not chunks:
         raise ValueError(f"batch-norm recalibration needs at least 2 images, the train split has {n}")
     batches = (resize_images(torch.stack([load_item(dataset, i)[0] for i in c]).to(device), scale) for c in chunks)
     recalibrate_bn(model, batches)
     return sum(len(c) for c in chunks)
+
+
+def recalibration_chunks(n: int, batch_size: int) -> list[range]:
+    """The batches :func:`recalibrate_at_scale` passes ``n`` images in (a last one of one image left out).
+
+    >>> [len(c) for c in recalibration_chunks(17, 8)], [len(c) for c in recalibration_chunks(18, 8)]
+    ([8, 8], [8, 8, 2])
+    """
+    chunks = [range(s, min(n, s + batch_size)) for s in range(0, n, batch_size)]
+    return [c for c in chunks if len(c) > 1]

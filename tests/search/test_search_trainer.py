@@ -85,3 +85,17 @@ def test_the_gate_never_trains_an_image_above_the_deployed_scale():
     state = train_state("x", arch, supernet.build_from_arch(arch), gate, feats)
     assert {state["actions"][c] for c in state["choice"].tolist()} == {0.75}
     assert state["data_slimming"]["action_histogram"]["0.75"] == 10
+    assert state["probs"].shape == (10, len(state["actions"]))   # the probabilities follow the capped actions
+    learned = torch.softmax(gate(feats), -1)
+    assert torch.allclose(state["probs"][:, state["actions"].index(0.75)], learned[:, 2] + learned[:, 3])
+
+
+def test_a_deployed_scale_the_gate_has_no_action_for_trains_its_images():
+    gate = DataGate(3, actions=[0.5, 1.0])     # 0.75 is not one of its actions
+    with torch.no_grad():   # every image to 1.0, above the deployed 0.75
+        gate.net[-1].bias.copy_(torch.tensor([0.0, 5.0]))
+    feats = torch.randn(6, 3)
+    arch = supernet.baseline_arch("deeplabv3plus", 4, inference_scale=0.75, widest=0.25)
+    state = train_state("x", arch, supernet.build_from_arch(arch), gate, feats)
+    assert state["actions"] == [0.5, 1.0, 0.75] and state["choice"].tolist() == [2] * 6
+    assert state["probs"].shape == (6, 3) and torch.allclose(state["probs"].sum(1), torch.ones(6))
