@@ -30,6 +30,16 @@ def inference_scale(arch: Mapping[str, Any]) -> float:
     return float(data.get("inference_scale", arch.get("choices", {}).get("data.inference_scale", 1.0)))
 
 
+def capped_actions(actions: Sequence[Any], scale: float) -> list[Any]:
+    """Each action as the train phase trains it for a network deployed at ``scale``
+    (:func:`search.train.phase.train_state`): a larger scale trains at ``scale``.
+
+    >>> capped_actions(["drop", 0.5, 1.0], 0.75)
+    ['drop', 0.5, 0.75]
+    """
+    return [a if a == "drop" or a <= scale else scale for a in actions]
+
+
 def expected_value(options: Sequence[float], probs: Tensor) -> float:
     return float(torch.tensor([float(o) for o in options], dtype=torch.float64) @ probs.double().cpu())
 

@@ -21,20 +21,10 @@ from torch import Tensor
 import supernet
 from search.config import Config
 from search.data.batches import epoch_batch_sizes
-from search.derive import inference_scale, shift_to_budget
+from search.derive import capped_actions, inference_scale, shift_to_budget
 from search.report.costs import Work, full_network_reference, search_costs, work_costs
 from search.train.trainer import recalibration_chunks
 from supernet.gates import DataGate
-
-
-def capped_actions(actions: Sequence[Any], scale: float) -> list[Any]:
-    """Each action as it trains under a network deployed at ``scale`` (a larger scale trains at
-    ``scale``, as :func:`search.train.phase.train_state` caps it).
-
-    >>> capped_actions(["drop", 0.5, 1.0], 0.75)
-    ['drop', 0.5, 0.75]
-    """
-    return [a if a == "drop" or a <= scale else scale for a in actions]
 
 
 class TrainingProjection:

@@ -13,7 +13,7 @@ import torch
 import supernet
 from search.data.slimming import slimming_summary
 from search.data.splits import Splits
-from search.derive import gate_from_description, inference_scale
+from search.derive import capped_actions, gate_from_description, inference_scale
 from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.errors import UserError
@@ -33,7 +33,7 @@ def train_state(name: str, arch: dict[str, Any], model: torch.nn.Module, gate: D
     actions: list[Any] = [scale]
     if gate is not None:
         actions = list(gate.actions) + ([scale] if scale not in gate.actions else [])
-        capped = torch.tensor([actions.index(scale if a != "drop" and a > scale else a) for a in gate.actions])
+        capped = torch.tensor([actions.index(a) for a in capped_actions(gate.actions, scale)])
         with torch.no_grad():  # each action's probability goes to the action it trains as
             learned = torch.softmax(gate(features), dim=-1).cpu()
             choice = capped[learned.argmax(-1)]
