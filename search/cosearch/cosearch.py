@@ -347,15 +347,15 @@ class CoSearch:
         """Dual ascent of the cost multiplier against the target, on the derived network's cost (or
         on E[cost], ``search.target_signal: expected``)."""
         s = self.cfg.search
-        ratio = derived / self.target_cost
-        self.multiplier += s.target_lr * ((ratio if s.target_signal == "derived" else expected / self.target_cost) - 1.0)
+        ratio, expected_ratio = derived / self.target_cost, expected / self.target_cost
+        self.multiplier += s.target_lr * ((ratio if s.target_signal == "derived" else expected_ratio) - 1.0)
         if not s.target_two_sided:
             self.multiplier = max(0.0, self.multiplier)
         arch_step = (self.step - s.warmup_steps) // s.arch_every
         if arch_step % self.cfg.run.log_every == 0 or self.step + 1 >= self.total_steps:
             self.session.run.log(f"cost target at step {self.step}: multiplier {self.multiplier:.4g}, derived cost / "
-                                 f"target {ratio:.3f}, E[cost] / target {expected / self.target_cost:.3f}", echo=False)
-        return {"multiplier": self.multiplier, "target_ratio": ratio, "expected_target_ratio": expected / self.target_cost}
+                                 f"target {ratio:.3f}, E[cost] / target {expected_ratio:.3f}", echo=False)
+        return {"multiplier": self.multiplier, "target_ratio": ratio, "expected_target_ratio": expected_ratio}
 
     def gate_step(self, batch) -> dict[str, float]:
         """phi: probe the regret of every action on the val batch, then ``search.gate_steps`` steps of

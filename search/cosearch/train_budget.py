@@ -23,7 +23,7 @@ from search.config import Config
 from search.data.batches import epoch_batch_sizes
 from search.derive import capped_actions, inference_scale, shift_to_budget
 from search.report.costs import Work, full_network_reference, search_costs, work_costs
-from search.train.trainer import recalibration_chunks
+from search.train.trainer import deployed_steps, recalibration_chunks
 from supernet.gates import DataGate
 
 
@@ -47,7 +47,7 @@ class TrainingProjection:
                                            image_size, cfg.train.steps * batch, [self.target],
                                            bn_images=bn if cfg.train.recalibrate_bn else 0,
                                            batch=batch)["training"][self.target]["energy_j"]
-        self.deployed_steps = round(cfg.train.deployed_share * steps_left)
+        self.deployed_steps = deployed_steps(steps_left, cfg.train.deployed_share)
         self.gated_steps = steps_left - self.deployed_steps
         self.steps: dict[tuple[float, int], float] = {}
 
@@ -64,18 +64,21 @@ class TrainingProjection:
         """Each action's step cost relative to a step at the deployed scale (drop: 0)."""
         batch = self.cfg.data.batch_size
         deployed = self.step_energy(self.scale, batch)
-        return torch.tensor([0.0 if a == "drop" else self.step_energy(float(a), batch) / deployed
-                             for a in capped_actions(actions, self.scale)])
+        return torch.tensor([self.step_energy(sc, batch) / deployed for sc in self.scales(actions)])
+
+    def scales(self, actions: Sequence[Any]) -> list[float]:
+        """The input scale each action trains at (drop: 0)."""
+        return [0.0 if a == "drop" else float(a) for a in capped_actions(actions, self.scale)]
 
     def __call__(self, choice: Tensor, actions: Sequence[Any]) -> float:
         """The total (search, training, batch-norm) over the full network's, with image ``i`` at
         ``actions[choice[i]]`` for the gated steps (batches of one action, as
         :func:`search.data.batches.bucketed_indices` cuts them), then every image at the deployed scale."""
         batch, per_epoch, energy = self.cfg.data.batch_size, 0, 0.0
-        for k, action in enumerate(capped_actions(actions, self.scale)):
+        for k, scale in enumerate(self.scales(actions)):
             for images in epoch_batch_sizes(int((choice == k).sum()), batch, self.min_batch):
                 per_epoch += 1
-                energy += self.step_energy(0.0 if action == "drop" else float(action), images)
+                energy += self.step_energy(scale, images)
         gated = self.gated_steps * energy / max(per_epoch, 1)
         deployed = self.deployed_steps * self.step_energy(self.scale, batch)
         return (self.fixed + gated + deployed) / self.full

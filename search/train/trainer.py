@@ -58,7 +58,7 @@ class Trainer:
         self.full_action = self.actions.index(max((a for a in self.actions if a != "drop"), key=float))
         # the action of the deployed scale, and the first step every image trains at it
         self.deployed_action = self.full_action if deployed_scale is None else self.actions.index(float(deployed_scale))
-        self.deployed_from = self.total_steps - round(cfg.train.deployed_share * self.total_steps)
+        self.deployed_from = self.total_steps - deployed_steps(self.total_steps, cfg.train.deployed_share)
         self.batch_groups = new_batch_groups(len(self.actions), cfg.data.batch_size)
         self.step, self.wall_s = 0, 0.0
         self.precision = precision_for(cfg.run.amp, session.device)
@@ -132,6 +132,16 @@ class Trainer:
     def action_counts(self) -> Tensor:
         """Images trained per action so far (dropped ones under ``"drop"``)."""
         return (self.batch_groups * torch.arange(self.batch_groups.shape[1])).sum(1)
+
+
+def deployed_steps(steps: int, share: float) -> int:
+    """How many of ``steps`` training steps (the last ones) train every image at the deployed scale
+    (``train.deployed_share``).
+
+    >>> deployed_steps(240, 0.25), deployed_steps(10, 0.25)
+    (60, 2)
+    """
+    return round(share * steps)
 
 
 def new_batch_groups(num_actions: int, batch_size: int) -> Tensor:
