@@ -76,6 +76,7 @@ SEED = {"ge": 0, "lt": 2**63}
 GENERATED = ("synthetic", "synthetic_shapes")   # datasets made from a seed (search.data.build.GENERATORS)
 FRACTION = {"ge": 0, "lt": 1}
 OPTIMIZERS = ("sgd", "adamw")   # search.train.optim.OPTIMIZERS (kept here: config does not import torch)
+LOSSES = ("ce", "class_balanced")   # search.train.loss.LOSSES
 
 
 @dataclass
@@ -203,6 +204,9 @@ class TrainConfig:
     betas: list[float] = rule(factory=lambda: [0.9, 0.999], **FRACTION)   # adamw
     weight_decay: float = rule(1e-4, ge=0)   # sgd: L2; adamw: decoupled
     schedule: str = rule("cosine", choices=("cosine", "poly"))   # decay after the warm-up, to 0 at the last step
+    # the per-image loss of every weight step, the search's included: ce (pixel mean) or class_balanced
+    # (each class present in the image weighs the same: search.train.loss.LOSSES)
+    loss: str = rule("ce", choices=LOSSES)
     poly_power: float = rule(0.9, gt=0)    # poly: lr factor (1 - progress) ** poly_power
     init: str = rule("inherit", choices=("inherit", "fresh"))   # inherit: supernet weights sliced in; fresh: new weights
     # init inherit: at the hand-over every weight becomes inherit_shrink * inherited + inherit_noise * a fresh

@@ -204,6 +204,29 @@ def class_balanced_loss(logits: Tensor, masks: Tensor, ignore_index: int = IGNOR
     return (sums[present] / counts[present]).mean()
 
 
+def per_image_class_balanced_loss(logits: Tensor, masks: Tensor, ignore_index: int = IGNORE_INDEX) -> Tensor:
+    """Per image (N,): cross-entropy averaged over each class's labelled pixels, then over the
+    classes present in that image (0 for an image with none): a small object weighs as much as the
+    background around it, as in mIoU (class-balanced training against a background-only plateau).
+
+    >>> logits = torch.zeros(2, 2, 1, 4); logits[:, 0] = 2.0  # class 0 favoured everywhere
+    >>> masks = torch.tensor([[[0, 0, 0, 1]], [[0, 0, 0, 0]]])
+    >>> balanced, plain = per_image_class_balanced_loss(logits, masks), per_image_loss(logits, masks)
+    >>> bool(balanced[0] > plain[0]), bool(torch.isclose(balanced[1], plain[1]))
+    (True, True)
+    """
+    n, num_classes = logits.shape[:2]
+    pixel = F.cross_entropy(logits, masks, ignore_index=ignore_index, reduction="none").flatten(1)
+    labels = masks.flatten(1).clone()
+    labels[labels == ignore_index] = num_classes  # one extra bin, left out below
+    sums = pixel.new_zeros(n, num_classes + 1).scatter_add_(1, labels, pixel)[:, :num_classes]
+    counts = torch.zeros(n, num_classes + 1, dtype=pixel.dtype, device=pixel.device).scatter_add_(
+        1, labels, torch.ones_like(pixel))[:, :num_classes]
+    present = counts > 0
+    per_class = torch.where(present, sums / counts.clamp_min(1), torch.zeros_like(sums))
+    return per_class.sum(1) / present.sum(1).clamp_min(1)
+
+
 def resize_images(images: Tensor, scale: float) -> Tensor:
     """Images (N, 3, H, W) at ``scale`` (bilinear, antialiased when shrinking)."""
     if scale == 1.0:

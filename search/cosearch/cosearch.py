@@ -40,7 +40,7 @@ from search.engine.distributed import MultiInput, all_reduce_grads, wrap_ddp
 from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.report.costs import row_batch
-from search.train.loss import precision_for, weight_step
+from search.train.loss import LOSSES, precision_for, weight_step
 from search.train.optim import make_optimizer
 from supernet.gates import (
     DataGate,
@@ -270,7 +270,7 @@ class CoSearch:
             choice = torch.full((bs,), self.full_action, device=self.session.device)
             weights = torch.ones(bs, device=self.session.device)
         out = weight_step(self.w_model, self.w_opt, images, masks, pos, choice, weights, self.actions,
-                          self.env.world_size, self.precision)
+                          self.env.world_size, self.precision, LOSSES[self.cfg.train.loss])
         self.action_counts += out["counts"]
         for a, n in zip(self.actions, out["counts"].tolist()):
             if a != "drop":

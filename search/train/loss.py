@@ -25,15 +25,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from supernet.gates import per_image_loss, resize_images
+from supernet.gates import LossFn, per_image_class_balanced_loss, per_image_loss, resize_images
+
+# train.loss: the per-image loss of every weight step (the search's and the training's)
+LOSSES: dict[str, LossFn] = {"ce": per_image_loss, "class_balanced": per_image_class_balanced_loss}
 
 
 def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, weights: Tensor,
-               actions: Sequence, kept_global: int, world_size: int = 1) -> tuple[Tensor, Tensor]:
+               actions: Sequence, kept_global: int, world_size: int = 1,
+               loss_fn: LossFn = per_image_loss) -> tuple[Tensor, Tensor]:
     """``(loss to back-propagate, mean unweighted per-image loss of the kept local images)``.
 
     ``model`` takes several inputs in one call (:class:`search.engine.distributed.MultiInput`, maybe
-    inside DDP); ``choice`` holds action indices into ``actions`` for the local images.
+    inside DDP); ``choice`` holds action indices into ``actions`` for the local images; ``loss_fn``
+    gives each image's loss (``train.loss``: :data:`LOSSES`).
     """
     groups = []
     for k, action in enumerate(actions):
@@ -52,7 +57,7 @@ def gated_loss(model: nn.Module, images: Tensor, masks: Tensor, choice: Tensor, 
         logits = logits[:len(sel)]
         if logits.shape[-2:] != masks.shape[-2:]:
             logits = F.interpolate(logits, size=masks.shape[-2:], mode="bilinear", align_corners=False)
-        per_image = per_image_loss(logits, masks[sel])
+        per_image = loss_fn(logits, masks[sel])
         total = total + (per_image * weights[sel]).sum()
         plain, n = plain + per_image.detach().sum(), n + len(sel)
     return total * world_size / max(kept_global, 1), plain / n
@@ -86,7 +91,7 @@ def precision_for(setting: str, device: torch.device) -> Precision:
 
 def weight_step(model: nn.Module, opt: torch.optim.Optimizer, images: Tensor, masks: Tensor, pos: Sequence[int],
                 choice: Tensor, weights: Tensor, actions: Sequence, world_size: int = 1,
-                precision: Precision | None = None) -> dict[str, Any]:
+                precision: Precision | None = None, loss_fn: LossFn = per_image_loss) -> dict[str, Any]:
     """One optimiser step on :func:`gated_loss`. ``choice`` and ``weights`` cover the *global* batch,
     ``pos`` are this rank's positions in it, ``images`` and ``masks`` this rank's items.
 
@@ -100,7 +105,7 @@ def weight_step(model: nn.Module, opt: torch.optim.Optimizer, images: Tensor, ma
     if kept == 0:   # the same on every rank: the global batch's choice
         return {"kept_fraction": 0.0, "counts": counts}
     with torch.autocast(p.device_type, dtype=p.dtype, enabled=p.dtype is not None):
-        loss, plain = gated_loss(model, images, masks, choice[pos], weights[pos], actions, kept, world_size)
+        loss, plain = gated_loss(model, images, masks, choice[pos], weights[pos], actions, kept, world_size, loss_fn)
     opt.zero_grad(set_to_none=True)
     if p.scaler is not None:
         p.scaler.scale(loss).backward()

@@ -28,7 +28,7 @@ from search.engine.loop import HookBase, Loop
 from search.engine.seeding import seed_step
 from search.engine.session import Session
 from search.evaluate.evaluate import load_item
-from search.train.loss import precision_for, weight_step
+from search.train.loss import LOSSES, precision_for, weight_step
 from search.train.optim import lr_factor, make_optimizer
 from supernet.bn import recalibrate_bn
 from supernet.gates import loss_weights, parse_actions, resize_images
@@ -87,7 +87,7 @@ class Trainer:
             choice = torch.full((len(idx),), self.deployed_action, device=dev)
             weights = torch.ones(len(idx), device=dev)
         out = weight_step(self.ddp, self.opt, images, masks, pos, choice, weights, self.actions, self.env.world_size,
-                          self.precision)
+                          self.precision, LOSSES[cfg.train.loss])
         self.sched.step()
         add_batch_groups(self.batch_groups, out["counts"])
         self.step = t + 1

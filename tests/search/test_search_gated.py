@@ -71,3 +71,34 @@ def test_weight_step_in_every_precision_lowers_the_loss(amp):
     losses = [weight_step(net, opt, images, masks, [0, 1, 2, 3], choice, weights, ACTIONS, 1, precision)["loss"]
               for _ in range(5)]
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
+
+
+def test_the_class_balanced_loss_is_the_batch_rule_per_image_and_skips_ignored_pixels():
+    from search import config as config_module
+    from search.train.loss import LOSSES
+    from supernet.gates import IGNORE_INDEX, class_balanced_loss, per_image_class_balanced_loss
+
+    assert tuple(LOSSES) == config_module.LOSSES
+    torch.manual_seed(1)
+    logits, masks = torch.randn(3, 3, 4, 4), torch.randint(0, 3, (3, 4, 4))
+    masks[1, :2] = IGNORE_INDEX
+    masks[2] = 0   # one class only: the pixel mean
+    per_image = per_image_class_balanced_loss(logits, masks)
+    want = [class_balanced_loss(logits[i:i + 1], masks[i:i + 1]) for i in range(3)]
+    assert torch.allclose(per_image, torch.stack(want))
+    assert torch.allclose(per_image[2], F.cross_entropy(logits[2:], masks[2:]))
+
+
+def test_gated_loss_uses_the_given_per_image_loss():
+    from supernet.gates import per_image_class_balanced_loss
+
+    images, masks = batch()
+    masks[:, :6] = 0   # class 0 dominates: the balanced loss weighs the rare classes up
+    net = MultiInput(nn.Conv2d(3, 3, 1))
+    args = (images, masks, torch.tensor([2, 2, 2, 2]), torch.ones(4), ACTIONS, 4)
+    plain, _ = gated_loss(net, *args)
+    balanced, shown = gated_loss(net, *args, loss_fn=per_image_class_balanced_loss)
+    with torch.no_grad():
+        want = per_image_class_balanced_loss(net(images)[0], masks)
+    assert not torch.allclose(plain, balanced) and torch.allclose(balanced, want.mean())
+    assert torch.allclose(shown, want.mean())
