@@ -59,7 +59,8 @@ def bucketed_indices(buckets: Sequence[int], batch_size: int, step: int, seed: i
     batches = []
     for key in sorted(pools):
         pool = [pools[key][j] for j in torch.randperm(len(pools[key]), generator=g).tolist()]
-        batches += [b for b in (pool[s:s + batch_size] for s in range(0, len(pool), batch_size)) if len(b) >= min_batch]
+        lengths = epoch_batch_sizes(len(pool), batch_size, min_batch)   # every batch full but the last
+        batches += [pool[i * batch_size:i * batch_size + size] for i, size in enumerate(lengths)]
     return batches[torch.randperm(len(batches), generator=g)[k].item()], epoch
 
 
