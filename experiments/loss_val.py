@@ -49,6 +49,7 @@ def run(work: Path, dataset: str, family: str, network: str, loss: str, seed: in
             "--out", str(out), *resume], work / "log.txt")
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["data"]["test_split"] == "val", out
+    assert report["config"]["train"].get("loss", "ce") == loss, out   # "ce" before train.loss existed
     figures = report["runs"][0]
     return {"miou": figures["miou"] * 100, "worst_iou": min(figures["iou"]) * 100}
 
