@@ -6,8 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from search import config as config_module
 from search.engine.distributed import MultiInput
-from search.train.loss import gated_loss, precision_for, weight_step
+from search.train.loss import LOSSES, gated_loss, precision_for, weight_step
+from supernet.gates import IGNORE_INDEX, class_balanced_loss, per_image_class_balanced_loss
 
 ACTIONS = ("drop", 0.5, 1.0)
 
@@ -73,25 +75,25 @@ def test_weight_step_in_every_precision_lowers_the_loss(amp):
     assert all(math.isfinite(x) for x in losses) and losses[-1] < losses[0]
 
 
-def test_the_class_balanced_loss_is_the_batch_rule_per_image_and_skips_ignored_pixels():
-    from search import config as config_module
-    from search.train.loss import LOSSES
-    from supernet.gates import IGNORE_INDEX, class_balanced_loss, per_image_class_balanced_loss
-
+def test_the_class_balanced_loss_weighs_every_present_class_the_same_and_skips_ignored_pixels():
     assert tuple(LOSSES) == config_module.LOSSES
     torch.manual_seed(1)
     logits, masks = torch.randn(3, 3, 4, 4), torch.randint(0, 3, (3, 4, 4))
     masks[1, :2] = IGNORE_INDEX
     masks[2] = 0   # one class only: the pixel mean
-    per_image = per_image_class_balanced_loss(logits, masks)
-    want = [class_balanced_loss(logits[i:i + 1], masks[i:i + 1]) for i in range(3)]
-    assert torch.allclose(per_image, torch.stack(want))
-    assert torch.allclose(per_image[2], F.cross_entropy(logits[2:], masks[2:]))
+    pixel = F.cross_entropy(logits, masks, ignore_index=IGNORE_INDEX, reduction="none")
+
+    def by_hand(select):   # mean over the present classes of each class's mean pixel loss
+        return torch.stack([pixel[select & (masks == k)].mean() for k in range(3) if (select & (masks == k)).any()]).mean()
+
+    images = torch.arange(3)[:, None, None].expand_as(masks)
+    want = torch.stack([by_hand(images == i) for i in range(3)])
+    assert torch.allclose(per_image_class_balanced_loss(logits, masks), want)
+    assert torch.allclose(want[2], F.cross_entropy(logits[2:], masks[2:]))
+    assert torch.allclose(class_balanced_loss(logits, masks), by_hand(torch.ones_like(masks, dtype=torch.bool)))
 
 
 def test_gated_loss_uses_the_given_per_image_loss():
-    from supernet.gates import per_image_class_balanced_loss
-
     images, masks = batch()
     masks[:, :6] = 0   # class 0 dominates: the balanced loss weighs the rare classes up
     net = MultiInput(nn.Conv2d(3, 3, 1))
