@@ -19,10 +19,13 @@ def test_the_expected_configs_exist():
 def test_the_shapes_benchmark_keeps_the_benchmark_protocol():
     """benchmark_shapes_<family> is benchmark_<family> on synthetic_shapes (images at least 64x128, its own
     class count) with the training recipe chosen on val (experiments/recipe_search.py: optimizer, schedule,
-    augmentation, also for the search's weight steps); everything else is the same."""
+    augmentation, also for the search's weight steps; experiments/loss_val.py: the loss) and, also chosen on
+    val, without the per-image data gate (results/shapes_vs_synthetic.md); everything else is the same: the
+    budget, the cost target, the search and the baselines."""
     weights = ("optimizer", "lr", "momentum", "nesterov", "betas", "weight_decay")
     recipe = (*(f"train.{k}" for k in weights), *(f"search.w_{k}" for k in weights),
-              "train.schedule", "train.poly_power", "train.warmup_steps", "data.augment")
+              "train.schedule", "train.poly_power", "train.warmup_steps", "data.augment", "train.loss",
+              "search.data_gates", "train.data_gates")
     for family in ("deeplabv3plus", "pspnet", "multires"):
         shapes = load_config(Path(CONFIGS_DIR) / f"benchmark_shapes_{family}.yaml")
         base = load_config(Path(CONFIGS_DIR) / f"benchmark_{family}.yaml")
