@@ -59,6 +59,15 @@ def sh(cmd: list[str], log: Path) -> float:
     return time.perf_counter() - t0
 
 
+def val_header(title: str, script: str, jobs: int, t0: float) -> list[str]:
+    """The head of a results file that an experiments/ script writes from val runs reused by ``--work``:
+    title, machine, the command that made it and its minutes since ``t0``."""
+    command = " ".join(["python", script, *sys.argv[1:]])
+    return [title, "", f"Machine: {machine_summary(1)}; {jobs} runs at a time.", "",
+            f"Command: `{command}` ({(time.perf_counter() - t0) / 60:.1f} min in this invocation; finished runs "
+            "of an earlier one with the same --work are reused).", ""]
+
+
 def rel(path: Path) -> str:
     """``path`` relative to the repository root (for the commands shown), when it is inside it."""
     return os.path.relpath(path, ROOT) if Path(path).resolve().is_relative_to(ROOT) else str(path)

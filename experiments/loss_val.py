@@ -24,8 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmark import sh  # the same runner: output appended to a log, a failure stops the script
-from cost_models.calibrate import machine_summary
+from benchmark import sh, val_header  # the benchmark's runner (a failure stops the script) and results head
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"synthetic": "benchmark_{family}.yaml", "shapes": "benchmark_shapes_{family}.yaml"}
@@ -74,11 +73,8 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(jobs, pool.map(lambda job: run(work, *job, common), jobs)))
 
-    command = " ".join(["python", "experiments/loss_val.py", *sys.argv[1:]])
-    lines = ["# The training loss (`train.loss`), chosen on the validation split per dataset", "",
-             f"Machine: {machine_summary(1)}; {args.jobs} runs at a time.", "",
-             f"Command: `{command}` ({(time.perf_counter() - t0) / 60:.1f} min in this invocation; finished runs "
-             "of an earlier one with the same --work are reused).", "",
+    title = "# The training loss (`train.loss`), chosen on the validation split per dataset"
+    lines = [*val_header(title, "experiments/loss_val.py", args.jobs, t0),
              "Each cell: val mIoU (%) of seeds " + ", ".join(map(str, seeds)) + ", their mean, and the worst class "
              "IoU of any seed. derived: the whole pipeline (`python -m search run CONFIG 'baselines=[]'`); full: "
              "the full network alone on the same budget (`python -m search train CONFIG --baseline full`); both "

@@ -23,8 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmark import sh  # the same runner: output appended to a log, a failure stops the script
-from cost_models.calibrate import machine_summary
+from benchmark import sh, val_header  # the benchmark's runner (a failure stops the script) and results head
 
 ROOT = Path(__file__).resolve().parent.parent
 #: name -> overrides of the training recipe; the search's weight steps follow it in the benchmark configs
@@ -73,11 +72,8 @@ def main() -> None:
     with ThreadPoolExecutor(args.jobs) as pool:
         results = dict(zip(jobs, pool.map(lambda job: train(work, *job, common), jobs)))
 
-    command = " ".join(["python", "experiments/recipe_seeds.py", *sys.argv[1:]])
-    lines = ["# Training recipe for the synthetic benchmark, chosen on the validation split", "",
-             f"Machine: {machine_summary(1)}; {args.jobs} runs at a time.", "",
-             f"Command: `{command}` ({(time.perf_counter() - t0) / 60:.1f} min in this invocation; finished runs "
-             "of an earlier one with the same --work are reused).", "",
+    title = "# Training recipe for the synthetic benchmark, chosen on the validation split"
+    lines = [*val_header(title, "experiments/recipe_seeds.py", args.jobs, t0),
              "Each cell: val mIoU (%) mean ± std over seeds " + ", ".join(map(str, seeds)) + ", and the worst "
              "class IoU of any seed (a class a seed did not learn). Every run: "
              "`python -m search train experiments/configs/benchmark_FAMILY.yaml --baseline NETWORK run.seed=S "
