@@ -24,7 +24,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmark import sh, val_header  # the benchmark's runner (a failure stops the script) and results head
+from benchmark import resume, sh, val_header  # the benchmark's runner, --resume rule and results head
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = {"synthetic": "benchmark_{family}.yaml", "shapes": "benchmark_shapes_{family}.yaml"}
@@ -41,11 +41,10 @@ def run(work: Path, dataset: str, family: str, network: str, loss: str, seed: in
     out = run_dir(work, dataset, family, network, loss, seed)
     config = "experiments/configs/" + CONFIGS[dataset].format(family=family)
     if not (out / "report.json").exists():
-        resume = ["--resume"] if (out / "checkpoints" / "last.pt").exists() else []
         command = ["run", config, "baselines=[]"] if network == "derived" else ["train", config, "--baseline", "full"]
         out.parent.mkdir(parents=True, exist_ok=True)
         sh([sys.executable, "-m", "search", *command, f"run.seed={seed}", f"train.loss={loss}", *common,
-            "--out", str(out), *resume], work / "log.txt")
+            "--out", str(out), *resume(out)], work / "log.txt")
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["data"]["test_split"] == "val", out
     assert report["config"]["train"].get("loss", "ce") == loss, out   # "ce" before train.loss existed

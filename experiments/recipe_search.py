@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 import yaml
-from benchmark import sh  # the same runner: output appended to a log, a failure stops the script
+from benchmark import resume, sh  # the benchmark's runner (a failure stops the script) and --resume rule
 from cost_models.calibrate import machine_summary
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,9 +55,8 @@ def main() -> None:
         out = work / name.replace(" ", "_")
         t0, done = time.perf_counter(), (out / "eval.json").exists()
         if not done:  # a finished recipe is reused, an interrupted one resumed (same --work)
-            resume = ["--resume"] if (out / "checkpoints" / "last.pt").exists() else []
             sh([sys.executable, "-m", "search", "train", CONFIG, "--baseline", "full", "--out", str(out),
-                *common, *overrides, *resume], log)
+                *common, *overrides, *resume(out)], log)
             sh([sys.executable, "-m", "search", "eval", str(out), "--split", "val"], log)
         result = json.loads((out / "eval.json").read_text())
         assert result["split"] == "val"

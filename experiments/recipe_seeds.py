@@ -23,7 +23,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from benchmark import sh, val_header  # the benchmark's runner (a failure stops the script) and results head
+from benchmark import resume, sh, val_header  # the benchmark's runner, --resume rule and results head
 
 ROOT = Path(__file__).resolve().parent.parent
 #: name -> overrides of the training recipe; the search's weight steps follow it in the benchmark configs
@@ -43,9 +43,8 @@ def train(work: Path, family: str, network: str, recipe: str, seed: int, common:
     """Train one network with one recipe (or reuse its finished run); its val figures."""
     out = run_dir(work, family, network, recipe, seed)
     if not (out / "report.json").exists():
-        resume = ["--resume"] if (out / "checkpoints" / "last.pt").exists() else []
         sh([sys.executable, "-m", "search", "train", f"experiments/configs/benchmark_{family}.yaml",
-            "--baseline", network, f"run.seed={seed}", *common, *RECIPES[recipe], "--out", str(out), *resume],
+            "--baseline", network, f"run.seed={seed}", *common, *RECIPES[recipe], "--out", str(out), *resume(out)],
            work / "log.txt")
     report = json.loads((out / "report.json").read_text())
     assert report["config"]["data"]["test_split"] == "val", out
