@@ -128,6 +128,11 @@ class SearchConfig:
     w_nesterov: bool = False               # sgd: Nesterov momentum
     w_betas: list[float] = rule(factory=lambda: [0.9, 0.999], **FRACTION)   # adamw
     w_weight_decay: float = rule(1e-4, ge=0)   # sgd: L2; adamw: decoupled
+    # how a pass of one network (a weight step's sample, a gate probe's argmax) is computed: sliced, that
+    # network alone on slices of the supernet's weights (OFA-style; the same loss and gradients, charged at
+    # its own cost); masked, the widest network with the choices as masks (charged at the widest's cost).
+    # The arch steps always run masked (their gradient reaches every option).
+    compute: str = rule("sliced", choices=("sliced", "masked"))
     arch_lr: float = rule(0.01, gt=0)      # Adam, as in DARTS / FBNet
     arch_weight_decay: float = rule(0.0, ge=0)
     arch_sampling: str = rule("soft", choices=("soft", "hard"))   # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel

@@ -118,25 +118,27 @@ class ConvBNAct(nn.Module):
             p.act(y)
         return y
 
-    def sliced_state(self, choices: Mapping[str, Any]) -> dict[str, Tensor]:
-        """This layer's weights for the derived net of ``choices`` (keys relative to it)."""
-        out = torch.arange(self.out.value(choices))
-        weight = self.conv.weight[out]
+    def sliced_state(self, choices: Mapping[str, Any], detach: bool = True) -> dict[str, Tensor]:
+        """This layer's weights for the derived net of ``choices`` (keys relative to it): copies, or
+        with ``detach=False`` slices of this layer's own tensors (gradients flow back to it, and
+        batch-norm updates its running statistics in place: they are prefix views)."""
+        n = self.out.value(choices)
+        weight = self.conv.weight[:n]
         if not self.depthwise:
-            offset, index = 0, []
+            offset, pieces = 0, []
             for part in self.parts:
                 if part.keep.value(choices):
-                    index.append(torch.arange(offset, offset + part.dim.value(choices)))
+                    pieces.append(weight[:, offset:offset + part.dim.value(choices)])
                 offset += part.dim.widest
-            weight = weight[:, torch.cat(index)]
+            weight = pieces[0] if len(pieces) == 1 else torch.cat(pieces, 1)
         state = {"conv.weight": weight}
         if self.conv.bias is not None:
-            state["conv.bias"] = self.conv.bias[out]
+            state["conv.bias"] = self.conv.bias[:n]
         if self.bn is not None:
             for name in ("weight", "bias", "running_mean", "running_var"):
-                state[f"bn.{name}"] = getattr(self.bn, name)[out]
+                state[f"bn.{name}"] = getattr(self.bn, name)[:n]
             state["bn.num_batches_tracked"] = self.bn.num_batches_tracked
-        return {k: v.detach().clone() for k, v in state.items()}
+        return {k: v.detach().clone() for k, v in state.items()} if detach else state
 
 
 class Seq(nn.Sequential):

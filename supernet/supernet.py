@@ -31,6 +31,8 @@ from .sizes import scaled_size
 from .space import ArchError, keep_one_per_group
 
 MODES = ("gumbel_hard", "gumbel_soft", "argmax", "fixed")
+COMPUTES = ("masked", "sliced")   # how a forward pass computes its sampled network (see Supernet.set_mode)
+SKELETONS_KEPT = 64               # derived-network skeletons (meta device) kept for sliced passes
 
 
 _TARGETS: dict[str, Target] = {}
@@ -58,7 +60,8 @@ class Supernet(nn.Module):
         self.sites: OrderedDict[str, ChoiceSite] = OrderedDict(space.sites)
         self.group_names: list[tuple[str, ...]] = list(space.groups)  # keep sites, at least one kept
         self.groups = [tuple(self.sites[n] for n in group) for group in self.group_names]
-        self.mode, self.tau = "gumbel_hard", 1.0
+        self.mode, self.tau, self.compute = "gumbel_hard", 1.0, "masked"
+        self._skeletons: OrderedDict[tuple, tuple[nn.Module, list[str]]] = OrderedDict()
         self._plans: dict[tuple, CostPlan] = {}
         # E[value] of every site at once: flat option values and the site each belongs to
         self._site_values = torch.cat([s.values.cpu() for s in self.sites.values()])
@@ -75,10 +78,20 @@ class Supernet(nn.Module):
         return {name: site.logits.softmax(-1) for name, site in self.sites.items()}
 
     # --- sampling -----------------------------------------------------------------------
-    def set_mode(self, mode: str, tau: float = 1.0, arch: Mapping[str, Any] | None = None) -> None:
-        """``gumbel_hard`` / ``gumbel_soft`` (temperature ``tau``), ``argmax``, or ``fixed`` (``arch``)."""
+    def set_mode(self, mode: str, tau: float = 1.0, arch: Mapping[str, Any] | None = None,
+                 compute: str = "masked") -> None:
+        """``gumbel_hard`` / ``gumbel_soft`` (temperature ``tau``), ``argmax``, or ``fixed`` (``arch``).
+
+        ``compute``: ``masked`` runs the widest network with the sampled widths as masks (gradients
+        reach the arch logits); ``sliced`` runs only the sampled network, on slices of the same
+        weights (:meth:`sliced_forward`: cheaper, no gradient to the logits; hard modes only).
+        """
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+        if compute not in COMPUTES:
+            raise ValueError(f"unknown compute {compute!r}; expected one of {', '.join(COMPUTES)}")
+        if compute == "sliced" and mode == "gumbel_soft":
+            raise ValueError("compute 'sliced' runs one sampled network: it needs a hard mode, not gumbel_soft")
         if mode.startswith("gumbel") and not tau > 0:
             raise ValueError(f"Gumbel temperature must be > 0, got {tau!r}")
         if mode == "fixed":
@@ -87,7 +100,7 @@ class Supernet(nn.Module):
             choices = self._choices(arch)
             for name, site in self.sites.items():
                 site.weights = site.one_hot(choices[name])
-        self.mode, self.tau = mode, float(tau)
+        self.mode, self.tau, self.compute = mode, float(tau), compute
 
     def sample(self) -> None:
         """Draw every site's weights for the next forward pass (``forward`` calls this)."""
@@ -118,7 +131,37 @@ class Supernet(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         self.sample()
+        if self.compute == "sliced":
+            return self.sliced_forward(x, self.sampled_choices())
         return self.net(x)
+
+    def sliced_forward(self, x: Tensor, choices: Mapping[str, Any]) -> Tensor:
+        """The derived network of ``choices`` on ``x``, computed on slices of this supernet's weights
+        (OFA-style weight sharing): the compute of the sampled network alone (its widths, no
+        dropped branch). Equals the masked forward of the same sample; gradients reach the
+        weights but not the arch logits; batch-norm running statistics move for the used channels."""
+        skeleton, layers = self._skeleton(choices)
+        return torch.func.functional_call(skeleton.train(self.training), self._sliced_tensors(choices, layers, False), (x,))
+
+    def _skeleton(self, choices: Mapping[str, Any]) -> tuple[nn.Module, list[str]]:
+        """The derived network of ``choices`` on the meta device (no memory) and its ConvBNAct names."""
+        key = tuple(choices[n] for n in self.sites)
+        if key in self._skeletons:
+            self._skeletons.move_to_end(key)
+        else:
+            net = build_network(self.family, self.num_classes, choices, self.space_options, device="meta")
+            self._skeletons[key] = (net, [n for n, m in net.named_modules() if isinstance(m, ConvBNAct)])
+            if len(self._skeletons) > SKELETONS_KEPT:
+                self._skeletons.popitem(last=False)
+        return self._skeletons[key]
+
+    def _sliced_tensors(self, choices: Mapping[str, Any], layers: Sequence[str], detach: bool) -> dict[str, Tensor]:
+        """Every tensor of the derived network of ``choices`` (whose ConvBNActs are ``layers``), sliced from this one."""
+        tensors = {}
+        for name in layers:
+            state = self.net.get_submodule(name).sliced_state(choices, detach)
+            tensors.update({f"{name}.{k}": v for k, v in state.items()})
+        return tensors
 
     # --- architectures ------------------------------------------------------------------
     def argmax_choices(self) -> dict[str, Any]:
@@ -161,13 +204,8 @@ class Supernet(nn.Module):
         choices = self._choices(arch)
         device = next(self.net.parameters()).device
         net = build_network(self.family, self.num_classes, choices, self.space_options, device=device)
-        wanted = net.state_dict()
-        kept = dict(net.named_modules())
-        state = {}
-        for name, module in self.net.named_modules():
-            if isinstance(module, ConvBNAct) and name in kept:
-                state.update({f"{name}.{k}": v for k, v in module.sliced_state(choices).items()})
-        net.load_state_dict({k: state[k] for k in wanted})
+        state = self._sliced_tensors(choices, [n for n, m in net.named_modules() if isinstance(m, ConvBNAct)], True)
+        net.load_state_dict({k: state[k] for k in net.state_dict()})
         return net.train(self.training)
 
     # --- cost ---------------------------------------------------------------------------

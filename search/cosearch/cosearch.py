@@ -105,9 +105,10 @@ class CoSearch:
         self.action_counts = torch.zeros(len(self.actions), dtype=torch.int64)
         self.probe_feats = torch.zeros(0, splits.features["val"].shape[1])
         self.probe_regret = torch.zeros(0, len(self.actions))
-        # work done, for the search's cost: {(kind, scale, batch): images}, kind train (a weight step of
-        # the widest supernet), arch (forward + backward on a val image), probe (a forward)
-        self.work: dict[tuple[str, float, int], int] = {}
+        # work done, for the search's cost: {(kind, scale, batch, arch): images}, kind train (a weight
+        # step), arch (forward + backward on a val image), probe (a forward); arch: the (site, value)
+        # pairs of the network computed (a sliced pass: search.compute), None for the widest supernet
+        self.work: dict[tuple[str, float, int, tuple | None], int] = {}
         self.step = 0
         self.val_baseline: float | None = None   # running mean of the sampled-scale val loss (arch_scales sample)
         d = cfg.data
@@ -183,12 +184,13 @@ class CoSearch:
         probs = None if self.cfg.search.network else self.one_hot_probs(self.full_choices)
         return self.net.expected_cost(self.target, (1, 3, *self.cost_size), scale_probs=scale_probs, probs=probs)
 
-    def set_mode(self, mode: str, tau: float = 1.0) -> None:
-        """Sample the network (``search.network``), or hold it at the full network."""
+    def set_mode(self, mode: str, tau: float = 1.0, compute: str = "masked") -> None:
+        """Sample the network (``search.network``), or hold it at the full network; ``compute``:
+        :meth:`supernet.Supernet.set_mode`."""
         if self.cfg.search.network:
-            self.net.set_mode(mode, tau=tau)
+            self.net.set_mode(mode, tau=tau, compute=compute)
         else:
-            self.net.set_mode("fixed", arch=self.full_choices)
+            self.net.set_mode("fixed", arch=self.full_choices, compute=compute)
 
     @torch.no_grad()
     def relative_train_cost(self) -> Tensor:
@@ -204,31 +206,40 @@ class CoSearch:
         full = per[max(per)]
         return torch.tensor([per[a] / full if a != "drop" else 0.0 for a in self.actions], device=self.session.device)
 
-    def count(self, kind: str, scale: float, images: int) -> None:
-        """One batch of ``images`` images of ``kind`` (train, arch, probe) at ``scale``."""
+    def count(self, kind: str, scale: float, images: int, choices: dict[str, Any] | None = None) -> None:
+        """One batch of ``images`` images of ``kind`` (train, arch, probe) at ``scale``, on the widest
+        supernet, or on the network of ``choices`` (a sliced pass)."""
         if images > 0:
-            key = (kind, float(scale), int(images))
+            key = (kind, float(scale), int(images), tuple(choices.items()) if choices else None)
             self.work[key] = self.work.get(key, 0) + int(images)
+
+    def computed_choices(self) -> dict[str, Any] | None:
+        """The choices of the network the last pass computed on its own (``search.compute`` sliced),
+        None when it ran the widest supernet (masked)."""
+        return self.net.sampled_choices() if self.net.compute == "sliced" else None
 
     def count_probes(self, images: int) -> None:
         """The work of one :func:`estimate_regret` on ``images`` val images: a full-resolution forward
         (``learning``: with its backward); ``network``: a forward at every other scale; ``learning``:
         two forwards at every other scale and one more at full resolution (the weights moved)."""
-        reference = self.cfg.search.gate_regret
+        reference, choices = self.cfg.search.gate_regret, self.computed_choices()
         scales = [a for a in self.actions if a not in ("drop", 1.0)]
         if reference == "learning":
-            self.count("arch", 1.0, images)
+            self.count("arch", 1.0, images, choices)
             for sc in [1.0] + scales + scales:
-                self.count("probe", sc, images)
+                self.count("probe", sc, images, choices)
             return
-        self.count("probe", 1.0, images)
+        self.count("probe", 1.0, images, choices)
         if reference == "network":
             for sc in scales:
-                self.count("probe", sc, images)
+                self.count("probe", sc, images, choices)
 
     def work_items(self) -> list[list[Any]]:
-        """The work done so far as ``[kind, scale, images, training, batch]`` rows (``search.report.costs.Work``)."""
-        return [[kind, scale, n, kind != "probe", batch] for (kind, scale, batch), n in sorted(self.work.items())]
+        """The work done so far as ``[kind, scale, images, training, batch]`` rows, plus the choices of
+        the network computed where it is not the widest supernet (``search.report.costs.Work``)."""
+        rows = sorted(self.work.items(), key=lambda item: (*item[0][:3], item[0][3] or ()))
+        return [[kind, scale, n, kind != "probe", batch, *([dict(arch)] if arch else [])]
+                for (kind, scale, batch, arch), n in rows]
 
     # -- data -------------------------------------------------------------------------------
     def batch(self, which: str, t: int) -> tuple[list[int], list[int], Tensor, Tensor]:
@@ -254,10 +265,11 @@ class CoSearch:
         return stats
 
     def weight_step(self, t: int, tau: float) -> dict[str, float]:
-        """W: one step on a train batch, the network sampled, the batch's action (one for all its
+        """W: one step on a train batch, the network sampled (computed alone on slices of the
+        supernet's weights, or masked: ``search.compute``), the batch's action (one for all its
         images: one forward at one scale, a dropped batch computes nothing) drawn from the gate's
         mean probabilities over the batch; each image weighted by its own probabilities."""
-        self.set_mode("gumbel_hard", tau=tau)
+        self.set_mode("gumbel_hard", tau=tau, compute=self.cfg.search.compute)
         idx, pos, images, masks = self.batch("train", t)
         bs = len(idx)
         if self.cfg.search.data_gates:
@@ -274,7 +286,7 @@ class CoSearch:
         self.action_counts += out["counts"]
         for a, n in zip(self.actions, out["counts"].tolist()):
             if a != "drop":
-                self.count("train", a, n)
+                self.count("train", a, n, self.computed_choices())
         stats = {**({"w_loss": out["loss"]} if "loss" in out else {}), "kept_fraction": out["kept_fraction"]}
         stats.update({f"action/{a}": float(c) / bs for a, c in zip(self.actions, out["counts"].tolist())})
         return stats
@@ -363,7 +375,7 @@ class CoSearch:
         ``search.gate_buffer`` probed images."""
         s = self.cfg.search
         idx, pos, images, masks = batch
-        self.set_mode("argmax")
+        self.set_mode("argmax", compute=s.compute)
         regret = estimate_regret(self.net, images, masks, self.actions, reference=s.gate_regret,
                                  objective=class_balanced_loss if s.arch_loss == "class_balanced" else None)
         self.count_probes(len(idx))
@@ -405,5 +417,5 @@ class CoSearch:
         if state.get("scaler") is not None and self.precision.scaler is not None:
             self.precision.scaler.load_state_dict(state["scaler"])
         self.val_baseline = state.get("val_baseline")
-        self.work = {(row[0], float(row[1]), row_batch(row, 4)): int(row[2])
-                     for row in state.get("work", [])}
+        self.work = {(row[0], float(row[1]), row_batch(row, 4), tuple(row[5].items()) if len(row) > 5 else None):
+                     int(row[2]) for row in state.get("work", [])}

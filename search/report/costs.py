@@ -44,13 +44,15 @@ PHASES = ("search", "train", "bn_recalibration")                # in the order t
 
 class Work(NamedTuple):
     """``images`` images of a network at input ``scale`` in batches of ``batch``: training steps
-    (``training``) or forward passes."""
+    (``training``) or forward passes; ``choices``: of the network of these choices cut from a
+    supernet (a sliced pass of the search: search.compute) instead of the given network."""
 
     label: str
     scale: float
     images: int
     training: bool
     batch: int = 1
+    choices: Mapping[str, Any] | None = None
 
 
 def row_batch(row: Sequence[Any], index: int) -> int:
@@ -90,6 +92,21 @@ def _profile(model: nn.Module, size: Sequence[int], scale: float, target: str, t
     return {k: float(getattr(rep, k)) for k in TOTALS}
 
 
+def _sliced_profile(net: supernet.Supernet, choices: Mapping[str, Any], size: Sequence[int], scale: float,
+                    target: str, training: bool, batch: int) -> dict[str, float]:
+    """:func:`_profile` of the network of ``choices`` cut from ``net``: its cost plan (equal to
+    profiling that network, without building it) plus the logits' resize to ``size``."""
+    shape = (batch, 3, scaled_size(size[0], scale), scaled_size(size[1], scale))
+    probs = {name: site.one_hot(choices[name]) for name, site in net.sites.items()}
+    cost = net.expected_cost(target, shape, training=training, probs=probs)
+    out = {k: float(getattr(cost, k)) for k in WORK_KEYS}
+    if tuple(shape[2:]) != tuple(size):
+        rep = cost_models.profile(Deployed(nn.Identity(), size), (batch, net.num_classes, *shape[2:]),
+                                  target=target, training=training)
+        out = {k: v + float(getattr(rep, k)) for k, v in out.items()}
+    return out
+
+
 def inference_costs(model: nn.Module, size: Sequence[int], scale: float, targets: Sequence[str]) -> dict[str, dict]:
     """``{target: {macs, params, activations, dram_bytes, energy_j, latency_s, input_shape}}`` of one image of
     native ``size``: the deployed computation (``supernet.DeployedNet``: resize to the inference scale,
@@ -102,15 +119,16 @@ def inference_costs(model: nn.Module, size: Sequence[int], scale: float, targets
     return out
 
 
-def work_costs(model: nn.Module, size: Sequence[int], work: Sequence[Work],
-               targets: Sequence[str]) -> dict[str, dict[str, Any]]:
+def work_costs(model: nn.Module, size: Sequence[int], work: Sequence[Work], targets: Sequence[str],
+               sliced_from: supernet.Supernet | None = None) -> dict[str, dict[str, Any]]:
     """``{target: {macs, dram_bytes, energy_j, latency_s, images, per_work}}`` of ``work`` on
     ``model`` at full image ``size``: the totals, the images of the training items (``images``),
     and per label ``{images, macs, dram_bytes, energy_j, latency_s}`` (items of one label add up).
-    Each distinct (scale, training, batch) is profiled once, as one pass of a batch."""
+    Items with ``choices`` are costed on that network cut from ``sliced_from``. Each distinct
+    (scale, training, batch, choices) is profiled once, as one pass of a batch."""
     out: dict[str, dict[str, Any]] = {}
     for t in targets:
-        profiles: dict[tuple[float, bool, int], dict[str, float]] = {}
+        profiles: dict[tuple, dict[str, float]] = {}
         total = {k: 0.0 for k in WORK_KEYS}
         per_work: dict[str, dict[str, float]] = {}
         images = 0
@@ -119,8 +137,11 @@ def work_costs(model: nn.Module, size: Sequence[int], work: Sequence[Work],
             entry["images"] += int(item.images)
             if item.images == 0 or item.scale <= 0:
                 continue
-            key = (float(item.scale), bool(item.training), int(item.batch))
-            if key not in profiles:
+            key = (float(item.scale), bool(item.training), int(item.batch),
+                   tuple(item.choices.items()) if item.choices else None)
+            if key not in profiles and item.choices:
+                profiles[key] = _sliced_profile(sliced_from, item.choices, size, key[0], t, key[1], key[2])
+            elif key not in profiles:
                 profiles[key] = _profile(model, size, key[0], t, training=key[1], batch=key[2])
             for k in WORK_KEYS:
                 value = item.images / key[2] * profiles[key][k]
@@ -173,14 +194,17 @@ def training_costs(model: nn.Module, size: Sequence[int], steps: Sequence[Work],
 def search_costs(family: str, num_classes: int, space: Mapping[str, Any], image_size: Sequence[int],
                  search: Mapping[str, Any], targets: Sequence[str]) -> dict[str, dict] | None:
     """The co-search's cost on every target: its work (``search["work"]``, rows of
-    ``[kind, scale, images, training, batch]``) on the network it actually computes, the supernet at its
-    widest (masks only zero channels), i.e. the full-width network with every branch. None: no search."""
+    ``[kind, scale, images, training, batch]``) on the network it actually computes: the supernet at its
+    widest (masks only zero channels), i.e. the full-width network with every branch, or for a row
+    with a sixth entry (the choices of a sliced pass), that network alone. None: no search."""
     if search.get("work") is None:
         return None
-    full = supernet.build_from_arch(supernet.baseline_arch(family, num_classes, **dict(space or {})))
-    work = [Work(f"{row[0]}@{row[1]}", float(row[1]), int(row[2]), bool(row[3]), row_batch(row, 4))
-            for row in search["work"]]
-    return work_costs(full.eval(), image_size, work, targets)
+    space = dict(space or {})
+    full = supernet.build_from_arch(supernet.baseline_arch(family, num_classes, **space))
+    work = [Work(f"{row[0]}@{row[1]}", float(row[1]), int(row[2]), bool(row[3]), row_batch(row, 4),
+                 row[5] if len(row) > 5 else None) for row in search["work"]]
+    sliced_from = supernet.build_supernet(family, num_classes, **space) if any(w.choices for w in work) else None
+    return work_costs(full.eval(), image_size, work, targets, sliced_from)
 
 
 def full_network_reference(family: str, num_classes: int, space_options: Mapping[str, Any] | None,

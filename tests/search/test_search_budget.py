@@ -58,7 +58,7 @@ def test_phase_costs_sum_to_the_totals(reference):
     run = run_of(reference)
     arch_steps = run["steps"]["search"] - 2
     work: dict = {}
-    for kind, scale, n, _, batch in run["search"]["work"]:
+    for kind, scale, n, _, batch, *_ in run["search"]["work"]:
         work[(kind, scale)] = work.get((kind, scale), 0) + n
         assert batch == 4 or kind == "train"   # arch steps and probes: one val batch of 4 per step
     assert {s: work[("arch", s)] for s in (0.5, 0.75, 1.0)} == {s: 4 * arch_steps for s in (0.5, 0.75, 1.0)}
@@ -75,7 +75,7 @@ def test_learning_probes_every_other_arch_step_are_counted(cache, tmp_path):
                  stages=("search",), echo=False)
     state = load_checkpoint(out / "checkpoints" / "search.pt")["state"]
     work: dict = {}
-    for kind, scale, n, _, _ in state["work"]:
+    for kind, scale, n, *_ in state["work"]:
         work[(kind, scale)] = work.get((kind, scale), 0) + n
     arch_steps = state["step"] - 2
     probes = (arch_steps + 1) // 2                        # after arch steps 0, 2, 4, ...
@@ -85,6 +85,26 @@ def test_learning_probes_every_other_arch_step_are_counted(cache, tmp_path):
     assert work[("probe", 1.0)] == 4 * probes
     assert work[("probe", 0.5)] == work[("probe", 0.75)] == 2 * 4 * probes
     assert work[("arch", 1.0)] == 4 * arch_steps + 4 * probes
+
+
+def test_sliced_weight_steps_are_charged_for_the_network_they_compute(cache, tmp_path):
+    """search.compute sliced (the default): each weight step's and probe's work row names the network
+    it computed (sampled, argmax), and the search costs less than the same search computing the
+    widest network with masks; the arch steps run the widest network either way."""
+    search_energy, rows = {}, {}
+    for compute in ("sliced", "masked"):
+        out = tmp_path / compute
+        run_pipeline(tiny_config(cache, *SHARED, f"search.compute={compute}"), out, echo=False)
+        run = run_of(out)
+        rows[compute] = [row for row in run["search"]["work"] if row[0] in ("train", "probe")]
+        assert all(len(row) == 5 for row in run["search"]["work"] if row[0] == "arch")
+        search_energy[compute] = run["training"]["jetson_tx2"]["phases"]["search"]["energy_j"]
+    arch = json.loads((tmp_path / "sliced" / "arch.json").read_text())
+    sites = set(supernet.build_supernet(arch["family"], arch["num_classes"], **arch["space"]).sites)
+    assert {row[0] for row in rows["sliced"]} == {"train", "probe"}
+    assert all(len(row) == 6 and set(row[5]) == sites for row in rows["sliced"])
+    assert rows["masked"] and all(len(row) == 5 for row in rows["masked"])
+    assert search_energy["sliced"] < search_energy["masked"]
 
 
 def test_a_run_without_a_search_has_no_search_phase(cache, tmp_path):

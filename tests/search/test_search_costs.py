@@ -100,3 +100,21 @@ def test_training_step_cost_scales_with_pixels_and_charges_the_upsampling():
     own = cost_models.profile(conv(), (1, 3, 8, 16), target=t, training=True)
     assert per["0.5"]["macs"] == own.macs             # resizing the logits is not a MAC ...
     assert per["0.5"]["energy_j"] > own.energy_j      # ... but it costs energy on top of the network's
+
+
+@pytest.mark.parametrize("family", ["deeplabv3plus", "multires"])
+def test_a_sliced_step_costs_what_profiling_its_network_does(family):
+    """Work on a network cut from a supernet (a sliced pass) is costed by the supernet's plan,
+    with the logits' resize to the labels: exactly the profile of that network built on its own."""
+    import supernet
+    net = supernet.build_supernet(family, 4, widest=0.5)
+    arch = supernet.random_arch(family, 4, 3, widest=0.5)
+    choices = {k: v for k, v in arch["choices"].items() if k in net.sites}
+    for scale, training in ((1.0, True), (0.5, True), (0.5, False)):
+        built = work_costs(net.derive(arch).eval(), (32, 64), [Work("w", scale, 8, training, 4)], ["jetson_tx2"])
+        cut = work_costs(None, (32, 64), [Work("w", scale, 8, training, 4, choices)], ["jetson_tx2"], net)
+        for key in costs.WORK_KEYS:
+            assert cut["jetson_tx2"][key] == pytest.approx(built["jetson_tx2"][key], rel=1e-9), (scale, training, key)
+    widest = {n: max(site.options) for n, site in net.sites.items()}
+    widest = work_costs(None, (32, 64), [Work("w", 1.0, 8, True, 4, widest)], ["jetson_tx2"], net)
+    assert cut["jetson_tx2"]["macs"] < widest["jetson_tx2"]["macs"]

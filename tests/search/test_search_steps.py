@@ -67,7 +67,7 @@ def test_a_gated_weight_step_puts_its_whole_batch_at_one_action(parts):
         assert sorted(step) == [0] * (len(step) - 1) + [bs]      # one action for every image
         seen.add(step.index(bs))
     assert len(seen) > 1                                          # drawn per step, not fixed
-    assert all(batch == bs for (kind, _, batch) in cs.work if kind == "train")   # costed as whole batches
+    assert all(batch == bs for (kind, _, batch, _) in cs.work if kind == "train")   # costed as whole batches
 
 
 def test_a_relative_train_cost_is_the_energy_of_a_batch_per_image(parts):

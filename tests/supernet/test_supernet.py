@@ -1,3 +1,4 @@
+import copy
 import random
 from dataclasses import fields
 
@@ -145,6 +146,40 @@ def test_expected_cost_equals_profile_at_one_hot(net):
             for f in fields(Cost):
                 assert float(getattr(got, f.name)) == pytest.approx(float(getattr(want, f.name)), rel=1e-9), f.name
             assert float(got.energy_j) == pytest.approx(want.energy_j, rel=1e-9)
+
+
+def test_a_sliced_pass_computes_the_sampled_network_alone_and_equals_the_masked_one(net):
+    """compute="sliced" runs the derived network on slices of the supernet's weights: the masked
+    pass's output, weight gradients and batch-norm statistics, the derived network's FLOPs (fewer
+    than the masked widest pass), and no gradient to the arch logits."""
+    from torch.utils.flop_counter import FlopCounterMode
+    arch = supernet.random_arch(net.family, 3, 1, **SPACE)
+    masked, sliced = copy.deepcopy(net).train(), copy.deepcopy(net).train()
+    masked.set_mode("fixed", arch=arch)
+    sliced.set_mode("fixed", arch=arch, compute="sliced")
+    x = torch.randn(*SHAPE)
+    flops = {}
+    for name, model in (("masked", masked), ("sliced", sliced)):
+        with FlopCounterMode(display=False) as counter:
+            model(x).square().mean().backward()
+        flops[name] = counter.get_total_flops()
+    with FlopCounterMode(display=False) as counter:
+        net.derive(arch).train()(x).square().mean().backward()
+    assert flops["sliced"] == counter.get_total_flops() < flops["masked"]
+    torch.testing.assert_close(sliced(x), masked(x), atol=1e-5, rtol=1e-4)
+    for (name, a), b in zip(masked.net.named_parameters(), sliced.net.parameters()):
+        grad = b.grad if b.grad is not None else torch.zeros_like(b)   # a dropped branch: no gradient
+        torch.testing.assert_close(grad, a.grad, atol=1e-6, rtol=1e-4, msg=name)
+    assert all(p.grad is None for p in sliced.arch_parameters())
+    for key, value in masked.derive(arch).state_dict().items():   # running statistics of the used channels
+        torch.testing.assert_close(sliced.derive(arch).state_dict()[key], value, atol=1e-6, rtol=1e-5, msg=key)
+
+
+def test_sliced_compute_needs_one_hard_sample(net):
+    with pytest.raises(ValueError, match="hard mode"):
+        copy.deepcopy(net).set_mode("gumbel_soft", compute="sliced")
+    with pytest.raises(ValueError, match="unknown compute"):
+        copy.deepcopy(net).set_mode("gumbel_hard", compute="pruned")
 
 
 def test_expected_cost_falls_with_narrower_widths(net):
