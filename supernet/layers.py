@@ -18,6 +18,11 @@ equals convolving the masked activation. Consequences:
   so wider options and dropped branches still get a learning signal;
 * no activation-sized tensor is added: time and memory stay those of the widest net.
 
+A pass that needs no gradient for the arch (a weight step of one sampled network) can instead
+run that network alone on slices of these weights (``sliced_state(choices, detach=False)``,
+:meth:`supernet.Supernet.sliced_forward`): the same output and weight gradients, for the
+sampled network's compute.
+
 Masking commutes with what lies between producer and consumer (resize, pooling, ReLU of
 a residual sum, concatenation). Depthwise convs act per channel and pass masks on to their
 consumer. A branch whose output is *added* (multires fusion) is gated by ``keep`` in its
