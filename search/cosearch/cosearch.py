@@ -284,9 +284,10 @@ class CoSearch:
         out = weight_step(self.w_model, self.w_opt, images, masks, pos, choice, weights, self.actions,
                           self.env.world_size, self.precision, LOSSES[self.cfg.train.loss])
         self.action_counts += out["counts"]
+        choices = self.computed_choices() if out["kept_fraction"] > 0 else None   # a dropped batch ran nothing
         for a, n in zip(self.actions, out["counts"].tolist()):
             if a != "drop":
-                self.count("train", a, n, self.computed_choices())
+                self.count("train", a, n, choices)
         stats = {**({"w_loss": out["loss"]} if "loss" in out else {}), "kept_fraction": out["kept_fraction"]}
         stats.update({f"action/{a}": float(c) / bs for a, c in zip(self.actions, out["counts"].tolist())})
         return stats

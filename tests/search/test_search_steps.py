@@ -70,6 +70,23 @@ def test_a_gated_weight_step_puts_its_whole_batch_at_one_action(parts):
     assert all(batch == bs for (kind, _, batch, _) in cs.work if kind == "train")   # costed as whole batches
 
 
+def test_a_batch_the_gate_drops_first_computes_and_charges_nothing(parts):
+    """A first weight step whose whole batch is dropped runs no network (no sample yet): no work,
+    then the next kept batch is charged at the network it sampled."""
+    cs = _cosearch(parts, "all-dropped")
+    with torch.no_grad():
+        cs.gate.net[-1].bias.fill_(-50.0)
+        cs.gate.net[-1].bias[cs.gate.drop_index] = 50.0
+    out = cs.weight_step(0, tau=1.0)
+    assert out["kept_fraction"] == 0.0 and cs.work == {}
+    with torch.no_grad():
+        cs.gate.net[-1].bias.fill_(0.0)
+        cs.gate.net[-1].bias[cs.gate.drop_index] = -50.0
+    cs.weight_step(1, tau=1.0)
+    (key, _), = cs.work.items()
+    assert key[0] == "train" and dict(key[3]) == cs.net.sampled_choices()
+
+
 def test_a_relative_train_cost_is_the_energy_of_a_batch_per_image(parts):
     cs = _cosearch(parts, "train-cost")
     cost = cs.relative_train_cost()
