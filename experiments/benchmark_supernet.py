@@ -4,7 +4,11 @@ For each family, at batch 4 x 3 x 128 x 256 (19 classes), one training step is f
 cross-entropy against random labels, backward and an SGD-momentum step on the weights.
 The supernet runs in ``gumbel_hard`` mode (a new sample every step, its architecture
 logits receiving gradients too); *widest* is the derived net of ``baseline_arch(family)``
-(every branch kept, every width at its widest): the same convolutions without masks.
+(every branch kept, every width at its widest): the same convolutions without masks. *sliced* is
+the supernet step with ``compute="sliced"`` (``search.compute``, the co-search's default for weight
+steps): a new sample every step, computed alone on slices of the supernet's weights; its time,
+against the widest step's, is what a weight step costs here (the sampled networks are narrower,
+but each new one builds a skeleton and meets new convolution shapes).
 
 * time, one process per family and round: the supernet step, an expected-cost evaluation,
   the widest step and another expected-cost evaluation are *interleaved* after warm-up,
@@ -65,10 +69,12 @@ def _setup(family: str, args: argparse.Namespace):
     x = torch.randn(args.batch, 3, args.height, args.width)
     y = torch.randint(0, args.classes, (args.batch, args.height, args.width))
 
-    def stepper(model, weights, extra=()):
+    def stepper(model, weights, extra=(), compute=None):
         opt = torch.optim.SGD(weights, lr=0.01, momentum=0.9)
 
         def step() -> None:
+            if compute is not None:
+                net.set_mode("gumbel_hard", tau=1.0, compute=compute)
             opt.zero_grad(set_to_none=True)
             for p in extra:
                 p.grad = None
@@ -76,8 +82,9 @@ def _setup(family: str, args: argparse.Namespace):
             opt.step()
         return step
 
-    steps = {"supernet": stepper(net, net.weight_parameters(), net.arch_parameters()),
-             "widest": stepper(widest, list(widest.parameters()))}
+    steps = {"supernet": stepper(net, net.weight_parameters(), net.arch_parameters(), "masked"),
+             "widest": stepper(widest, list(widest.parameters())),
+             "sliced": stepper(net, net.weight_parameters(), net.arch_parameters(), "sliced")}
     scales = {s: torch.tensor(1 / len(COST_SCALES)) for s in COST_SCALES}
 
     def cost(training: bool):
@@ -88,7 +95,7 @@ def _setup(family: str, args: argparse.Namespace):
 
     # each cost evaluation runs right after a training step, as in a search
     return {"supernet": steps["supernet"], "cost_infer": cost(False), "widest": steps["widest"],
-            "cost_train": cost(True)}
+            "cost_train": cost(True), "sliced": steps["sliced"]}
 
 
 def measure_time(family: str, args: argparse.Namespace) -> dict:
@@ -189,8 +196,9 @@ def render(results: dict, args: argparse.Namespace, machine_line: str) -> str:
         "measurement). Raw numbers: `supernet.json`.", "",
         "| family | supernet step (ms) | widest step (ms) | time ratio (median of per-step ratios) "
         "| supernet peak (MiB) | widest peak (MiB) | memory ratio | expected cost, inference (ms) | share "
-        "| expected cost, training (ms) | share | warm: inference / training (ms) | warm share |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| expected cost, training (ms) | share | warm: inference / training (ms) | warm share "
+        "| sliced step (ms) | sliced / widest |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for family, res in results.items():
         t = res["times"]
@@ -203,7 +211,8 @@ def render(results: dict, args: argparse.Namespace, machine_line: str) -> str:
                      f"| {s_m / w_m:.3f} | {med(t['cost_infer']) * 1e3:.2f} | {100 * c_i:.1f} % "
                      f"| {med(t['cost_train']) * 1e3:.2f} | {100 * c_t:.1f} % "
                      f"| {med(t['cost_infer_warm']) * 1e3:.2f} / {med(t['cost_train_warm']) * 1e3:.2f} "
-                     f"| {100 * med(t['cost_infer_warm']) / s_t:.1f} % / {100 * med(t['cost_train_warm']) / s_t:.1f} % |")
+                     f"| {100 * med(t['cost_infer_warm']) / s_t:.1f} % / {100 * med(t['cost_train_warm']) / s_t:.1f} % "
+                     f"| {med(t['sliced']) * 1e3:.1f} | {med([a / b for a, b in zip(t['sliced'], t['widest'])]):.3f} |")
     lines += ["", "Goals: time ratio <= 1.3, memory ratio <= 1.5, expected cost <= 5 % of a supernet step "
               "(in-loop shares are medians of per-step ratios; warm shares: warm time / median supernet step).", ""]
     return "\n".join(lines)
