@@ -128,7 +128,8 @@ def _arch_choices(path: Path) -> dict[str, Any] | None:
 
 
 def collect(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
-    """Every run of every report.json, labelled ``<dir>/<name>`` (the bare name for one dir), with
+    """Every run of every report.json (without the search's work ledger, whose costs are in
+    ``training``), labelled ``<dir>/<name>`` (the bare name for one dir), with
     ``run_dir``, ``seed``, ``setting`` and ``config_key`` (equal for runs that differ only in
     their seed: the config without :data:`NOT_RESULT_KEYS`, plus the arch of a network trained
     from a given arch.json)."""
@@ -145,6 +146,8 @@ def collect(run_dirs: Sequence[Path]) -> list[dict[str, Any]]:
             # run): the arch is part of its configuration; a searched arch is a result
             given_arch = _arch_choices(d / "arch.json") if run.get("search") is None and not run.get("dir") else None
             label = run["name"] if len(run_dirs) == 1 else f"{d.name}/{run['name']}"
+            if run.get("search"):   # its work ledger (a row per sampled network) stays in report.json
+                run = {**run, "search": {k: v for k, v in run["search"].items() if k != "work"}}
             runs.append({**run, "label": label, "run_dir": str(d),
                          "seed": _flat(config).get("run.seed"), "setting": setting_of(run, config, report),
                          "config_key": _config_key(run["name"], config, given_arch)})

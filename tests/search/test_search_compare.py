@@ -183,3 +183,11 @@ def test_compare_bad_input(tmp_path):
     (tmp_path / "report.json").write_text("{not json")
     code, _, stderr = run_cli("compare", tmp_path, "--out", tmp_path / "cmp")
     assert code != 0 and "not valid JSON" in stderr
+
+
+def test_collect_leaves_the_search_work_ledger_in_report_json(tmp_path):
+    work = [["train", 1.0, 8, True, 8, {"stem.width": 8}], ["arch", 1.0, 8, True, 8]]
+    d = _report(tmp_path / "a", [_run("derived", 0.5, 1.0, 2.0, search={"work": work, "wall_s": 3.0})])
+    (run,) = collect([d])
+    assert run["search"] == {"wall_s": 3.0}
+    assert json.loads((d / "report.json").read_text())["runs"][0]["search"]["work"] == work
