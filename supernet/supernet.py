@@ -77,6 +77,11 @@ class Supernet(nn.Module):
     def probabilities(self) -> dict[str, Tensor]:
         return {name: site.logits.softmax(-1) for name, site in self.sites.items()}
 
+    def one_hot_probs(self, choices: Mapping[str, Any]) -> dict[str, Tensor]:
+        """The probabilities that put every site on its option in ``choices`` (the ``probs`` of
+        :meth:`expected_cost` for one fixed network)."""
+        return {name: site.one_hot(choices[name]) for name, site in self.sites.items()}
+
     # --- sampling -----------------------------------------------------------------------
     def set_mode(self, mode: str, tau: float = 1.0, arch: Mapping[str, Any] | None = None,
                  compute: str = "masked") -> None:

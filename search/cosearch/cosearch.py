@@ -138,14 +138,11 @@ class CoSearch:
         return self.cfg.search.warmup_steps + self.cfg.search.steps
 
     # -- costs ------------------------------------------------------------------------------
-    def one_hot_probs(self, choices: dict[str, Any]) -> dict[str, Tensor]:
-        return {n: site.one_hot(choices[n]).cpu() for n, site in self.net.sites.items()}
-
     def full_network_cost(self) -> Tensor:
         """The cost metric of the widest network with every branch, at scale 1.0."""
         with torch.no_grad():
             cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size),
-                                          probs=self.one_hot_probs(self.full_choices))
+                                          probs=self.net.one_hot_probs(self.full_choices))
         return cost_metric(cost, self.cfg.search.cost_metric)
 
     def resolve_target_cost(self) -> float | None:
@@ -158,7 +155,7 @@ class CoSearch:
     @torch.no_grad()
     def arch_cost(self, choices: dict[str, Any], scale: float = 1.0) -> float:
         """The cost metric of the network of ``choices`` at input scale ``scale``."""
-        cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size), probs=self.one_hot_probs(choices),
+        cost = self.net.expected_cost(self.target, (1, 3, *self.cost_size), probs=self.net.one_hot_probs(choices),
                                       scale_probs=None if scale == 1.0 else {scale: torch.tensor(1.0)})
         return float(cost_metric(cost, self.cfg.search.cost_metric))
 
@@ -181,7 +178,7 @@ class CoSearch:
 
     def expected_inference_cost(self):
         scale_probs = self.res.scale_probs() if self.cfg.search.search_resolution else None
-        probs = None if self.cfg.search.network else self.one_hot_probs(self.full_choices)
+        probs = None if self.cfg.search.network else self.net.one_hot_probs(self.full_choices)
         return self.net.expected_cost(self.target, (1, 3, *self.cost_size), scale_probs=scale_probs, probs=probs)
 
     def set_mode(self, mode: str, tau: float = 1.0, compute: str = "masked") -> None:

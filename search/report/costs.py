@@ -97,8 +97,7 @@ def _sliced_profile(net: supernet.Supernet, choices: Mapping[str, Any], size: Se
     """:func:`_profile` of the network of ``choices`` cut from ``net``: its cost plan (equal to
     profiling that network, without building it) plus the logits' resize to ``size``."""
     shape = (batch, 3, scaled_size(size[0], scale), scaled_size(size[1], scale))
-    probs = {name: site.one_hot(choices[name]) for name, site in net.sites.items()}
-    cost = net.expected_cost(target, shape, training=training, probs=probs)
+    cost = net.expected_cost(target, shape, training=training, probs=net.one_hot_probs(choices))
     out = {k: float(getattr(cost, k)) for k in WORK_KEYS}
     if tuple(shape[2:]) != tuple(size):
         rep = cost_models.profile(Deployed(nn.Identity(), size), (batch, net.num_classes, *shape[2:]),
@@ -139,10 +138,9 @@ def work_costs(model: nn.Module, size: Sequence[int], work: Sequence[Work], targ
                 continue
             key = (float(item.scale), bool(item.training), int(item.batch),
                    tuple(item.choices.items()) if item.choices else None)
-            if key not in profiles and item.choices:
-                profiles[key] = _sliced_profile(sliced_from, item.choices, size, key[0], t, key[1], key[2])
-            elif key not in profiles:
-                profiles[key] = _profile(model, size, key[0], t, training=key[1], batch=key[2])
+            if key not in profiles:
+                profiles[key] = (_sliced_profile(sliced_from, item.choices, size, key[0], t, key[1], key[2])
+                                 if item.choices else _profile(model, size, key[0], t, training=key[1], batch=key[2]))
             for k in WORK_KEYS:
                 value = item.images / key[2] * profiles[key][k]
                 entry[k] += value

@@ -72,8 +72,7 @@ def supernet_favouring(choices: dict, family: str = "deeplabv3plus", undecided: 
 
 
 def profiled_macs(net, choices: dict) -> float:
-    return float(net.expected_cost("jetson_tx2", (1, 3, 32, 64), probs={
-        n: s.one_hot(choices[n]).cpu() for n, s in net.sites.items()}).macs)
+    return float(net.expected_cost("jetson_tx2", (1, 3, 32, 64), probs=net.one_hot_probs(choices)).macs)
 
 
 def test_fit_to_cost_takes_the_cut_the_search_was_least_sure_of():

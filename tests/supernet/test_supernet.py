@@ -29,10 +29,6 @@ def net(request):
     return net.eval()
 
 
-def one_hot(net, choices):
-    return {name: site.one_hot(choices[name]) for name, site in net.sites.items()}
-
-
 def test_parameters_split_into_arch_and_weights(net):
     arch, weights = net.arch_parameters(), net.weight_parameters()
     assert {id(p) for p in arch}.isdisjoint({id(p) for p in weights})
@@ -135,7 +131,7 @@ def test_argmax_arch_is_a_valid_arch(net):
 def test_expected_cost_equals_profile_at_one_hot(net):
     archs = [supernet.baseline_arch(net.family, 3, **SPACE), supernet.random_arch(net.family, 3, 3, **SPACE)]
     for arch, scale in zip(archs, (1.0, 0.75)):
-        probs = one_hot(net, arch["choices"])
+        probs = net.one_hot_probs(arch["choices"])
         scales = {0.5: torch.tensor(0.0), 0.75: torch.tensor(0.0), 1.0: torch.tensor(0.0)}
         scales[scale] = torch.tensor(1.0)
         shape = (SHAPE[0], 3, supernet.scaled_size(SHAPE[2], scale), supernet.scaled_size(SHAPE[3], scale))
