@@ -160,9 +160,7 @@ class SearchConfig:
                                            # (an equality); false: lam >= 0, target_cost is only an upper bound
     # derive cuts the searched network (the width step or branch that loses the least arch probability
     # per unit of cost saved, one at a time) until it costs at most target_cost x (1 + target_tolerance)
-    # at its inference scale, so a search that ends above the target still delivers it; with
-    # target_two_sided it also grows one that ends below target_cost x (1 - target_tolerance) back to
-    # it (widening, or keeping a branch, within the upper bound); null: no fit
+    # at its inference scale, so a search that ends above the target still delivers it; null: no cut
     target_tolerance: Optional[float] = rule(0.05, ge=0)
     # what the cost multiplier answers to: derived (the cost of the arch derive would cut out now, before
     # the cut: jumps when a branch's P(keep) crosses 0.5) or expected (E[cost] of the relaxed arch: smooth)

@@ -62,52 +62,45 @@ def expected_choices(net: supernet.Supernet) -> dict[str, Any]:
 
 @torch.no_grad()
 def fit_to_cost(net: supernet.Supernet, choices: Mapping[str, Any], cost: Callable[[Mapping[str, Any]], float],
-                limit: float, floor: float | None = None) -> tuple[dict[str, Any], list[str]]:
-    """``(choices, steps)``: ``choices`` cut one step at a time until ``cost(choices) <= limit``;
-    then, with ``floor``, grown one step at a time while they cost less than ``floor`` and the
-    next step stays within ``limit`` (a target met from both sides).
+                limit: float) -> tuple[dict[str, Any], list[str]]:
+    """``(choices, cuts)``: ``choices`` cut one step at a time until ``cost(choices) <= limit``.
 
-    A cut narrows one width site by one option or drops one branch (never the last kept of its
-    group); a growth widens one by one option or keeps one more branch. Each time the step that
-    gives up the least log-probability of the searched arch per unit of cost it moves is taken.
-    ``steps`` names them (``site: old -> new``). Stops short only when no step is left.
+    A step narrows one width site by one option or drops one branch (never the last kept of its
+    group); each time the step that gives up the least log-probability of the searched arch per
+    unit of cost saved is taken. ``cuts`` names the steps taken (``site: old -> new``). Stops
+    short of ``limit`` only when nothing is left to cut.
     """
-    out, steps = dict(choices), []
+    out, cuts = dict(choices), []
     probs = {n: p.detach().double().cpu() for n, p in net.probabilities().items()}
 
     def kept_alone(name: str) -> bool:
         return any(name in group and sum(bool(out[n]) for n in group) == 1 for group in net.group_names)
 
-    def best_step(direction: int, current: float) -> tuple[str, Any, float] | None:
-        """The cheapest step one option down (-1) or up (+1) that moves the cost that way
-        (and, up, stays within ``limit``): ``(site, new value, new cost)``."""
+    current = cost(out)
+    while current > limit:
         best = None
         for name, site in net.sites.items():
             i = site.options.index(out[name])
-            j = i + direction
-            if not 0 <= j < len(site.options) or (site.is_keep and direction < 0 and kept_alone(name)):
+            if site.is_keep:
+                if not out[name] or kept_alone(name):
+                    continue
+                j = site.options.index(False)
+            elif i == 0:
                 continue
-            new = cost({**out, name: site.options[j]})
-            moved = (new - current) * direction
-            if moved <= 0 or (direction > 0 and new > limit):
-                continue
-            price = float(torch.log(probs[name][i].clamp_min(1e-12)) - torch.log(probs[name][j].clamp_min(1e-12)))
-            if best is None or price / moved < best[0]:
-                best = (price / moved, name, site.options[j], new)
-        return None if best is None else best[1:]
-
-    def take(step: tuple[str, Any, float]) -> float:
-        name, value, new = step
-        steps.append(f"{name}: {out[name]} -> {value}")
+            else:
+                j = i - 1
+            trial = {**out, name: site.options[j]}
+            saved = current - cost(trial)
+            if saved > 0:
+                price = float(torch.log(probs[name][i].clamp_min(1e-12)) - torch.log(probs[name][j].clamp_min(1e-12)))
+                if best is None or price / saved < best[0]:
+                    best = (price / saved, name, site.options[j], current - saved)
+        if best is None:
+            break
+        _, name, value, current = best
+        cuts.append(f"{name}: {out[name]} -> {value}")
         out[name] = value
-        return new
-
-    current = cost(out)
-    while current > limit and (step := best_step(-1, current)) is not None:
-        current = take(step)
-    while floor is not None and current < floor and (step := best_step(1, current)) is not None:
-        current = take(step)
-    return out, steps
+    return out, cuts
 
 
 @torch.no_grad()

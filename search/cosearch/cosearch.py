@@ -14,8 +14,7 @@ network's, or absolute), the augmented Lagrangian ``+ lam * e + target_penalty /
 (straight-through), and the Lagrange multiplier ``lam`` is updated by dual ascent after every arch
 step: ``lam <- lam + target_lr * e`` (kept >= 0 unless ``search.target_two_sided``). lambda_inf is
 then ignored, and a search ending above ``target x (1 + search.target_tolerance)`` is cut to it at
-derive (two-sided: one ending below ``target x (1 - tolerance)`` is grown to it;
-:meth:`CoSearch.fit_to_target`).
+derive (:meth:`CoSearch.fit_to_target`).
 and, after every ``search.gate_every``-th arch step, the data gate phi ``search.gate_steps`` steps on
 ``sum_i sum_k p_ik (regret_ik + lambda_train * cost_train_k)`` over the recently probed images.
 The Gumbel temperature falls exponentially from ``tau_start`` to ``tau_end`` over the search
@@ -170,14 +169,12 @@ class CoSearch:
 
     def fit_to_target(self, choices: dict[str, Any], scale: float) -> tuple[dict[str, Any], list[str]]:
         """``choices`` cut to at most the cost target x (1 + ``search.target_tolerance``) at ``scale``
-        and, with ``search.target_two_sided``, grown to at least the target x (1 - tolerance)
-        (:func:`search.derive.fit_to_cost`), and the steps; unchanged without a target or tolerance."""
+        (:func:`search.derive.fit_to_cost`), and the cuts; unchanged without a target or tolerance."""
         s = self.cfg.search
         if self.target_cost is None or s.target_tolerance is None:
             return dict(choices), []
-        floor = self.target_cost * (1 - s.target_tolerance) if s.target_two_sided else None
         return fit_to_cost(self.net, choices, lambda c: self.arch_cost(c, scale),
-                           self.target_cost * (1 + s.target_tolerance), floor)
+                           self.target_cost * (1 + s.target_tolerance))
 
     def expected_inference_cost(self):
         scale_probs = self.res.scale_probs() if self.cfg.search.search_resolution else None

@@ -109,11 +109,11 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
 
     def derived(log: bool = False) -> dict[str, Any]:
         def fit(choices: dict[str, Any], scale: float) -> dict[str, Any]:
-            fitted, steps = cs.fit_to_target(choices, scale)
-            if log and steps:
-                run.log(f"derive: cost {cs.arch_cost(choices, scale) / cs.target_cost:.3f} of the target, fitted to "
+            fitted, cuts = cs.fit_to_target(choices, scale)
+            if log and cuts:
+                run.log(f"derive: cost {cs.arch_cost(choices, scale) / cs.target_cost:.3f} of the target, cut to "
                         f"{cs.arch_cost(fitted, scale) / cs.target_cost:.3f} (search.target_tolerance "
-                        f"{s.target_tolerance}): {', '.join(steps)}")
+                        f"{s.target_tolerance}): {', '.join(cuts)}")
             return fitted
         return derive_arch(cs.net, cs.res, gate, s.derive_rule, s.network, s.search_resolution, cs.full_choices,
                            fit=fit)
