@@ -32,7 +32,7 @@ from .space import ArchError, keep_one_per_group
 
 MODES = ("gumbel_hard", "gumbel_soft", "argmax", "fixed")
 COMPUTES = ("masked", "sliced")   # how a forward pass computes its sampled network (see Supernet.set_mode)
-SKELETONS_KEPT = 64               # derived-network skeletons (meta device) kept for sliced passes
+SKELETONS_KEPT = 64               # derived-network skeletons (meta device, one per set of kept branches)
 
 
 _TARGETS: dict[str, Target] = {}
@@ -146,11 +146,17 @@ class Supernet(nn.Module):
         dropped branch). Equals the masked forward of the same sample; gradients reach the
         weights but not the arch logits; batch-norm running statistics move for the used channels."""
         skeleton, layers = self._skeleton(choices)
+        for name in layers:  # built at other widths, maybe: a depthwise conv has one group per channel
+            layer = skeleton.get_submodule(name)
+            if layer.depthwise:
+                layer.conv.groups = self.net.get_submodule(name).out.value(choices)
         return torch.func.functional_call(skeleton.train(self.training), self._sliced_tensors(choices, layers, False), (x,))
 
     def _skeleton(self, choices: Mapping[str, Any]) -> tuple[nn.Module, list[str]]:
-        """The derived network of ``choices`` on the meta device (no memory) and its ConvBNAct names."""
-        key = tuple(choices[n] for n in self.sites)
+        """A derived network with the branches of ``choices`` on the meta device (no memory) and its
+        ConvBNAct names. Widths only set its tensors' shapes (and its depthwise convs' groups,
+        which :meth:`sliced_forward` sets), so one skeleton serves every width of the same branches."""
+        key = tuple(choices[n] for n, site in self.sites.items() if site.is_keep)
         if key in self._skeletons:
             self._skeletons.move_to_end(key)
         else:

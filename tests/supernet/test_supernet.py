@@ -171,6 +171,21 @@ def test_a_sliced_pass_computes_the_sampled_network_alone_and_equals_the_masked_
         torch.testing.assert_close(sliced.derive(arch).state_dict()[key], value, atol=1e-6, rtol=1e-5, msg=key)
 
 
+def test_sliced_passes_of_the_same_branches_share_one_skeleton(net):
+    """Widths only change tensor shapes: a second sample with the same branches at other widths
+    reuses the first one's skeleton, and still computes its own network."""
+    model = copy.deepcopy(net).eval()
+    first = supernet.random_arch(net.family, 3, 1, **SPACE)["choices"]
+    other = {n: (v if s.is_keep else s.options[0] if v != s.options[0] else s.options[-1])
+             for (n, v), s in zip(first.items(), net.sites.values())}
+    x = torch.randn(*SHAPE)
+    model._skeletons.clear()
+    for choices in (first, other):
+        model.set_mode("fixed", arch=choices, compute="sliced")
+        torch.testing.assert_close(model(x), net.derive(choices).eval()(x), atol=1e-5, rtol=1e-4)
+    assert len(model._skeletons) == 1
+
+
 def test_sliced_compute_needs_one_hard_sample(net):
     with pytest.raises(ValueError, match="hard mode"):
         copy.deepcopy(net).set_mode("gumbel_soft", compute="sliced")
