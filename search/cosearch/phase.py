@@ -164,6 +164,10 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     if run.main:
         supernet.save_arch(arch, run.path / "arch.json")
     run.log(f"derived arch: {describe(arch)}")
+    resolution = arch["data"]["resolution"]
+    if s.search_resolution and len(resolution["scales"]) > 1:  # how sure the search was of the scale it deploys
+        run.log("derive: inference scale probabilities " + ", ".join(
+            f"{sc}: {p:.3f}" for sc, p in zip(resolution["scales"], resolution["probs"])))
     seed_step(cfg.run.seed, "init-train")
     model = cs.net.derive(arch) if cfg.train.init == "inherit" else supernet.build_from_arch(arch)
     shrink, noise = cfg.train.inherit_shrink, cfg.train.inherit_noise

@@ -119,3 +119,12 @@ def test_a_search_ending_above_its_target_is_cut_to_it(tmp_path):
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r for r in records if "target_ratio" in r][-1]["target_ratio"] > 1.05  # the search alone missed it
     assert "derive: cost " in (out / "log.txt").read_text()
+
+
+def test_derive_logs_how_sure_the_search_was_of_its_inference_scale(tmp_path):
+    cfg = tiny_config(tmp_path / "cache", "search.steps=2")
+    out = run_pipeline(cfg, tmp_path / "run", stages=STAGES["search"], echo=False)
+    resolution = json.loads((out / "arch.json").read_text())["data"]["resolution"]
+    lines = [line for line in (out / "log.txt").read_text().splitlines() if "inference scale probabilities" in line]
+    assert len(resolution["scales"]) > 1 and len(lines) == 1  # tiny.yaml searches several scales
+    assert lines[0].endswith(", ".join(f"{s}: {p:.3f}" for s, p in zip(resolution["scales"], resolution["probs"])))
