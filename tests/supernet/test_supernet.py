@@ -176,8 +176,10 @@ def test_sliced_passes_of_the_same_branches_share_one_skeleton(net):
     reuses the first one's skeleton, and still computes its own network."""
     model = copy.deepcopy(net).eval()
     first = supernet.random_arch(net.family, 3, 1, **SPACE)["choices"]
-    other = {n: (v if s.is_keep else s.options[0] if v != s.options[0] else s.options[-1])
-             for (n, v), s in zip(first.items(), net.sites.values())}
+    def other_width(name: str, value):
+        options = net.sites[name].options
+        return value if net.sites[name].is_keep else options[0] if value != options[0] else options[-1]
+    other = {n: other_width(n, v) for n, v in first.items()}
     x = torch.randn(*SHAPE)
     model._skeletons.clear()
     for choices in (first, other):
