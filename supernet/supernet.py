@@ -28,7 +28,7 @@ from .families import build_family
 from .layers import ConvBNAct
 from .sites import ChoiceSite, gumbel_softmax, straight_through
 from .sizes import scaled_size
-from .space import ArchError, keep_one_per_group
+from .space import ArchError, Dim, keep_one_per_group
 
 MODES = ("gumbel_hard", "gumbel_soft", "argmax", "fixed")
 COMPUTES = ("masked", "sliced")   # how a forward pass computes its sampled network (see Supernet.set_mode)
@@ -61,7 +61,7 @@ class Supernet(nn.Module):
         self.group_names: list[tuple[str, ...]] = list(space.groups)  # keep sites, at least one kept
         self.groups = [tuple(self.sites[n] for n in group) for group in self.group_names]
         self.mode, self.tau, self.compute = "gumbel_hard", 1.0, "masked"
-        self._skeletons: OrderedDict[tuple, tuple[nn.Module, list[str]]] = OrderedDict()
+        self._skeletons: OrderedDict[tuple, tuple[nn.Module, list[str], list[tuple[nn.Conv2d, Dim]]]] = OrderedDict()
         self._plans: dict[tuple, CostPlan] = {}
         # E[value] of every site at once: flat option values and the site each belongs to
         self._site_values = torch.cat([s.values.cpu() for s in self.sites.values()])
@@ -145,23 +145,25 @@ class Supernet(nn.Module):
         (OFA-style weight sharing): the compute of the sampled network alone (its widths, no
         dropped branch). Equals the masked forward of the same sample; gradients reach the
         weights but not the arch logits; batch-norm running statistics move for the used channels."""
-        skeleton, layers = self._skeleton(choices)
-        for name in layers:  # built at other widths, maybe: a depthwise conv has one group per channel
-            layer = skeleton.get_submodule(name)
-            if layer.depthwise:
-                layer.conv.groups = self.net.get_submodule(name).out.value(choices)
+        skeleton, layers, depthwise = self._skeleton(choices)
+        for conv, width in depthwise:  # built at other widths, maybe: a depthwise conv has one group per channel
+            conv.groups = width.value(choices)
         return torch.func.functional_call(skeleton.train(self.training), self._sliced_tensors(choices, layers, False), (x,))
 
-    def _skeleton(self, choices: Mapping[str, Any]) -> tuple[nn.Module, list[str]]:
-        """A derived network with the branches of ``choices`` on the meta device (no memory) and its
-        ConvBNAct names. Widths only set its tensors' shapes (and its depthwise convs' groups,
-        which :meth:`sliced_forward` sets), so one skeleton serves every width of the same branches."""
+    def _skeleton(self, choices: Mapping[str, Any]) -> tuple[nn.Module, list[str], list[tuple[nn.Conv2d, Dim]]]:
+        """A derived network with the branches of ``choices`` on the meta device (no memory), its
+        ConvBNAct names, and its depthwise convs with the supernet width that sets their groups.
+        Widths only set its tensors' shapes (and those groups, which :meth:`sliced_forward` sets),
+        so one skeleton serves every width of the same branches."""
         key = tuple(choices[n] for n, site in self.sites.items() if site.is_keep)
         if key in self._skeletons:
             self._skeletons.move_to_end(key)
         else:
             net = build_network(self.family, self.num_classes, choices, self.space_options, device="meta")
-            self._skeletons[key] = (net, [n for n, m in net.named_modules() if isinstance(m, ConvBNAct)])
+            layers = [n for n, m in net.named_modules() if isinstance(m, ConvBNAct)]
+            depthwise = [(net.get_submodule(n).conv, self.net.get_submodule(n).out) for n in layers
+                         if net.get_submodule(n).depthwise]
+            self._skeletons[key] = (net, layers, depthwise)
             if len(self._skeletons) > SKELETONS_KEPT:
                 self._skeletons.popitem(last=False)
         return self._skeletons[key]
