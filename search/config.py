@@ -137,9 +137,6 @@ class SearchConfig:
     arch_weight_decay: float = rule(0.0, ge=0)
     arch_sampling: str = rule("soft", choices=("soft", "hard"))   # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel
     derive_rule: str = rule("expected", choices=("expected", "argmax"))   # expected: width nearest E[width], keep if P >= 0.5; or argmax
-    # expected rule: a smaller inference scale is deployed only when the search gives the smaller scales
-    # together at least this probability (2/3: odds of two to one); an undecided search keeps the input's pixels
-    scale_confidence: float = rule(2 / 3, gt=0, le=1)
     gate_lr: float = rule(0.01, gt=0)
     gate_every: int = rule(4, gt=0)        # a regret probe (and gate steps) after every N arch steps
     gate_steps: int = rule(5, gt=0)        # gate (phi) steps after each regret probe

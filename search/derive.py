@@ -40,21 +40,6 @@ def capped_actions(actions: Sequence[Any], scale: float) -> list[Any]:
     return [a if a == "drop" or a <= scale else scale for a in actions]
 
 
-def confident_scale(scales: Sequence[float], probs: Tensor, confidence: float) -> float:
-    """The largest scale, unless the smaller scales together have probability >= ``confidence``:
-    then the same rule among those. A search that has not decided keeps the input's pixels.
-
-    >>> p = torch.tensor([0.55, 0.45])                              # scales 0.75, 1.0
-    >>> confident_scale([0.75, 1.0], p, 0.5), confident_scale([0.75, 1.0], p, 2 / 3)
-    (0.75, 1.0)
-    """
-    by_size = sorted(zip((float(s) for s in scales), probs.tolist()), reverse=True)
-    for k, (scale, _) in enumerate(by_size[:-1]):
-        if sum(p for _, p in by_size[k + 1:]) < confidence:
-            return scale
-    return by_size[-1][0]
-
-
 def expected_value(options: Sequence[float], probs: Tensor) -> float:
     return float(torch.tensor([float(o) for o in options], dtype=torch.float64) @ probs.double().cpu())
 
@@ -154,15 +139,14 @@ def shift_to_budget(logits: Tensor, costs: Tensor, total: Callable[[Tensor], flo
 
 @torch.no_grad()
 def derived_choices(net: supernet.Supernet, res: InferenceResolution, rule: str, search_network: bool = True,
-                    search_resolution: bool = True, full_choices: Mapping[str, Any] | None = None,
-                    scale_confidence: float = 0.5) -> tuple[dict[str, Any], float]:
+                    search_resolution: bool = True,
+                    full_choices: Mapping[str, Any] | None = None) -> tuple[dict[str, Any], float]:
     """``(choices, inference scale)`` of the searched network under derive ``rule``, before any fit
     to the cost target; a side that was not searched keeps the full network (``full_choices``) or
-    scale 1.0. The ``expected`` rule deploys a smaller scale only with ``scale_confidence``
-    (:func:`confident_scale`)."""
+    scale 1.0."""
     scale = 1.0
     if search_resolution:
-        scale = res.choose() if rule == "argmax" else confident_scale(res.scales, res.probs(), scale_confidence)
+        scale = res.choose() if rule == "argmax" else nearest(res.scales, expected_value(res.scales, res.probs()))
     if not search_network:
         return dict(full_choices or {}), scale
     return (net.argmax_choices() if rule == "argmax" else expected_choices(net)), scale
@@ -172,16 +156,14 @@ def derived_choices(net: supernet.Supernet, res: InferenceResolution, rule: str,
 def derive_arch(net: supernet.Supernet, res: InferenceResolution, gate: DataGate | None, rule: str,
                 search_network: bool = True, search_resolution: bool = True,
                 full_choices: Mapping[str, Any] | None = None,
-                fit: Callable[[dict[str, Any], float], dict[str, Any]] | None = None,
-                scale_confidence: float = 0.5) -> dict[str, Any]:
+                fit: Callable[[dict[str, Any], float], dict[str, Any]] | None = None) -> dict[str, Any]:
     """arch.json dict of the searched network, inference scale and (``gate``) learned train gate.
 
     A side that was not searched keeps the full network (``full_choices``) or scale 1.0.
     ``fit(choices, scale)``, when given, returns the searched network's choices to keep (the cost
     target's :func:`fit_to_cost`).
     """
-    choices, scale = derived_choices(net, res, rule, search_network, search_resolution, full_choices,
-                                     scale_confidence)
+    choices, scale = derived_choices(net, res, rule, search_network, search_resolution, full_choices)
     if search_network and fit is not None:
         choices = fit(choices, scale)
     arch = make_arch(net.family, net.num_classes, {**choices, "data.inference_scale": scale}, net.space_options)

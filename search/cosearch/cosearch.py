@@ -165,7 +165,7 @@ class CoSearch:
         before :meth:`fit_to_target` (what the cost multiplier answers to)."""
         s = self.cfg.search
         return self.arch_cost(*derived_choices(self.net, self.res, s.derive_rule, s.network, s.search_resolution,
-                                               self.full_choices, s.scale_confidence))
+                                               self.full_choices))
 
     def fit_to_target(self, choices: dict[str, Any], scale: float) -> tuple[dict[str, Any], list[str]]:
         """``choices`` cut to at most the cost target x (1 + ``search.target_tolerance``) at ``scale``

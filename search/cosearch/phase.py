@@ -116,7 +116,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
                         f"{s.target_tolerance}): {', '.join(cuts)}")
             return fitted
         return derive_arch(cs.net, cs.res, gate, s.derive_rule, s.network, s.search_resolution, cs.full_choices,
-                           fit=fit, scale_confidence=s.scale_confidence)
+                           fit=fit)
 
     options = {name: site.options for name, site in cs.net.sites.items()}
     stable = StopWhenUnchanged(lambda: derived()["choices"], s.stable_every, s.stable_checks if shared else 0,
