@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import FRESH, NO_GATE, RUNS, aggregate, fmt, goal_table, goals  # noqa: E402
+from benchmark import FRESH, NO_GATE, RUNS, aggregate, fmt, goal_table, goals
 
 
 def pooled_seeds(paths: list[Path], family: str) -> dict[int, dict[str, dict[str, Any]]]:
