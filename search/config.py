@@ -133,6 +133,11 @@ class SearchConfig:
     # its own cost); masked, the widest network with the choices as masks (charged at the widest's cost).
     # The arch steps always run masked (their gradient reaches every option).
     compute: str = rule("sliced", choices=("sliced", "masked"))
+    # share of the weight steps after the warm-up (evenly spread) that train the network the search would
+    # hand over at that step (the derive rule's, cut to the cost target) instead of a sampled one, so the
+    # derived network's own training begins inside the search; 0: every step trains a sample. 0.5: the one
+    # value tried, on the val split after the 12th benchmarks (experiments/results/search_val.md §9)
+    w_derived_share: float = rule(0.5, ge=0, le=1)
     arch_lr: float = rule(0.01, gt=0)      # Adam, as in DARTS / FBNet
     arch_weight_decay: float = rule(0.0, ge=0)
     arch_sampling: str = rule("soft", choices=("soft", "hard"))   # alpha step: soft (FBNetV2) or hard (straight-through) Gumbel

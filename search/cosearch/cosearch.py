@@ -1,7 +1,9 @@
 """The state and the steps of one co-search (DESIGN.md §2); ``search.cosearch.phase`` runs them.
 
 ``search.warmup_steps`` steps train the weights W alone on randomly sampled archs; then
-every step trains W on a train batch (all its images at one action drawn from the data gate),
+every step trains W on a train batch (all its images at one action drawn from the data gate), on a
+sampled network or, for ``search.w_derived_share`` of the steps, the network derive would hand over
+then (so the derived network's own training begins inside the search),
 and every ``search.arch_every`` steps the arch logits
 alpha and the inference-resolution logits rho take one step on a validation batch against
 
@@ -163,9 +165,12 @@ class CoSearch:
     def derived_cost(self) -> float:
         """The cost metric of the network ``derive_arch`` would cut out now, at its inference scale,
         before :meth:`fit_to_target` (what the cost multiplier answers to)."""
+        return self.arch_cost(*self.derived_now())
+
+    def derived_now(self) -> tuple[dict[str, Any], float]:
+        """``(choices, inference scale)`` the derive rule gives now, before any fit to the cost target."""
         s = self.cfg.search
-        return self.arch_cost(*derived_choices(self.net, self.res, s.derive_rule, s.network, s.search_resolution,
-                                               self.full_choices))
+        return derived_choices(self.net, self.res, s.derive_rule, s.network, s.search_resolution, self.full_choices)
 
     def fit_to_target(self, choices: dict[str, Any], scale: float) -> tuple[dict[str, Any], list[str]]:
         """``choices`` cut to at most the cost target x (1 + ``search.target_tolerance``) at ``scale``
@@ -175,6 +180,18 @@ class CoSearch:
             return dict(choices), []
         return fit_to_cost(self.net, choices, lambda c: self.arch_cost(c, scale),
                            self.target_cost * (1 + s.target_tolerance))
+
+    def trains_derived(self, t: int) -> bool:
+        """Whether weight step ``t`` trains the network derive would hand over (``search.w_derived_share``
+        of the steps after the warm-up, evenly spread) rather than a sample."""
+        s = self.cfg.search
+        k = t - s.warmup_steps
+        return s.network and k >= 0 and int((k + 1) * s.w_derived_share) > int(k * s.w_derived_share)
+
+    @torch.no_grad()
+    def handover_choices(self) -> dict[str, Any]:
+        """The choices derive would hand over now: the derive rule's, cut to the cost target."""
+        return self.fit_to_target(*self.derived_now())[0]
 
     def expected_inference_cost(self):
         scale_probs = self.res.scale_probs() if self.cfg.search.search_resolution else None
@@ -267,6 +284,8 @@ class CoSearch:
         images: one forward at one scale, a dropped batch computes nothing) drawn from the gate's
         mean probabilities over the batch; each image weighted by its own probabilities."""
         self.set_mode("gumbel_hard", tau=tau, compute=self.cfg.search.compute)
+        if self.trains_derived(t):
+            self.net.set_mode("fixed", arch=self.handover_choices(), compute=self.cfg.search.compute)
         idx, pos, images, masks = self.batch("train", t)
         bs = len(idx)
         if self.cfg.search.data_gates:

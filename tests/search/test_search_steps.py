@@ -129,3 +129,25 @@ def test_the_cost_multiplier_follows_its_target_signal(parts, signal):
     excess = (expected if signal == "expected" else cs.derived_cost()) / cs.target_cost - 1.0
     assert float(cs.cost_penalty(expected)) == pytest.approx(
         float(cs.multiplier * excess + 0.5 * cs.cfg.search.target_penalty * excess ** 2), rel=1e-5)
+
+
+def test_derived_share_weight_steps_train_the_network_the_search_would_hand_over(parts):
+    """search.w_derived_share 0.5: every other weight step after the warm-up computes the derive
+    rule's network cut to the cost target (and is charged at it); the others, and the warm-up, a sample."""
+    cs = _cosearch(parts, "derived-share", "search.w_derived_share=0.5", "search.data_gates=false",
+                   "search.target_cost=0.2", "search.cost_metric=macs", "search.target_tolerance=0.0")
+    warmup = cs.cfg.search.warmup_steps
+    assert [cs.trains_derived(t) for t in range(warmup + 4)] == [False] * warmup + [False, True, False, True]
+    handed = cs.handover_choices()
+    choices, scale = cs.derived_now()
+    assert cs.arch_cost(choices, scale) > cs.target_cost >= cs.arch_cost(handed, scale)   # the cut is in it
+    cs.weight_step(warmup + 1, tau=1.0)
+    assert cs.computed_choices() == handed
+    assert any(arch == tuple(handed.items()) for (kind, *_, arch) in cs.work if kind == "train")
+    cs.weight_step(warmup + 2, tau=1.0)
+    assert cs.computed_choices() != handed   # a sample again (a sample equal to it is unlikely in this space)
+
+
+def test_derived_share_zero_trains_samples_only(parts):
+    cs = _cosearch(parts, "no-derived-share", "search.w_derived_share=0")
+    assert not any(cs.trains_derived(t) for t in range(20))
