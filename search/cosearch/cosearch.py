@@ -283,9 +283,10 @@ class CoSearch:
         supernet's weights, or masked: ``search.compute``), the batch's action (one for all its
         images: one forward at one scale, a dropped batch computes nothing) drawn from the gate's
         mean probabilities over the batch; each image weighted by its own probabilities."""
-        self.set_mode("gumbel_hard", tau=tau, compute=self.cfg.search.compute)
         if self.trains_derived(t):
             self.net.set_mode("fixed", arch=self.handover_choices(), compute=self.cfg.search.compute)
+        else:
+            self.set_mode("gumbel_hard", tau=tau, compute=self.cfg.search.compute)
         idx, pos, images, masks = self.batch("train", t)
         bs = len(idx)
         if self.cfg.search.data_gates:
