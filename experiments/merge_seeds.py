@@ -6,6 +6,8 @@ meaningful for files written by the same code and configs (the script cannot che
 
     .venv/bin/python experiments/merge_seeds.py --family deeplabv3plus \\
         experiments/results/benchmark.json /tmp/more_seeds/benchmark.json
+    .venv/bin/python experiments/merge_seeds.py --family multires --dataset shapes \\
+        experiments/results/shapes/benchmark.json experiments/results/shapes/benchmark_seeds3-4.json
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchmark import FRESH, NO_GATE, RUNS, aggregate, fmt, goal_table, goals
+from benchmark import FRESH, GOALS, NO_GATE, RUNS, aggregate, fmt, goal_table, goals
 
 
 def pooled_seeds(paths: list[Path], family: str) -> dict[int, dict[str, dict[str, Any]]]:
@@ -37,11 +39,14 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("files", nargs="+", type=Path, help="benchmark.json files")
     ap.add_argument("--family", required=True)
+    ap.add_argument("--dataset", choices=tuple(GOALS), default=None,
+                    help="whose goals (default: the first file's 'dataset', else synthetic)")
     args = ap.parse_args()
     seeds = pooled_seeds(args.files, args.family)
+    dataset = args.dataset or json.loads(args.files[0].read_text()).get("dataset", "synthetic")
     agg = aggregate(seeds)
-    print(f"{args.family}, seeds {', '.join(map(str, seeds))}\n")
-    print(goal_table(goals(agg)) + "\n")
+    print(f"{args.family}, seeds {', '.join(map(str, seeds))}, goals of the {dataset} benchmark\n")
+    print(goal_table(goals(agg, GOALS[dataset])) + "\n")
     print("| run | mIoU % (mean ± std) | per seed |\n|---|---|---|")
     for name in (n for n in (*RUNS, NO_GATE, FRESH) if n in agg):
         per_seed = ", ".join(f"{s[name]['miou'] * 100:.2f}" for s in seeds.values())
