@@ -188,13 +188,12 @@ def spread(seeds: dict[int, dict[str, dict[str, Any]]], target: str) -> dict[str
             "fraction_of_full": frac, "fraction_mean": mean_std(frac)[0], "fraction_std": mean_std(frac)[1]}
 
 
-def goals(agg: dict[str, dict[str, list[float]]], limits: dict[str, Any],
-          targets: tuple[str, ...] = TARGETS) -> list[dict[str, Any]]:
+def goals(agg: dict[str, dict[str, list[float]]], limits: dict[str, Any]) -> list[dict[str, Any]]:
     """The goals ``limits`` (one of ``GOALS``) on the means over seeds, each ``{goal, target, value, needed, met}``."""
     d, full = agg["derived"], agg["full"]
     out = []
     for kind, limit in (("training", "training_energy_max"), ("inference", "inference_energy_max")):
-        for t in targets:
+        for t in TARGETS:
             r = d[f"{kind}.{t}.energy_j"][0] / full[f"{kind}.{t}.energy_j"][0]
             out.append({"goal": f"{kind} energy{' (total)' if kind == 'training' else ''} / full", "target": t,
                         "value": f"{r:.3f}", "needed": f"<= {limits[limit]}", "met": r <= limits[limit]})
