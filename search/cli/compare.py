@@ -13,6 +13,7 @@ from search.report.plots import pareto_plot
 from search.report.report import (
     METRICS,
     cost_metric_of,
+    cost_target_lines,
     markdown_table,
     relative_lines,
     warning_lines,
@@ -61,6 +62,9 @@ def main(args: argparse.Namespace) -> int:
         warnings = warning_lines(rows)
         if warnings:
             table += "\n\nDegenerate results:\n\n" + "\n".join(warnings)
+        targets = cost_target_lines(rows)
+        if targets:
+            table += "\n\nCost target:\n\n" + "\n".join(targets)
         names = (f"pareto{_suffix(i)}.png", f"pareto_training{_suffix(i)}.png")
         for name, key in zip(names, ("inference", "training")):
             written.append(pareto_plot(rows, args.out / name, key=key, metric=metric,

@@ -28,6 +28,8 @@ MATCH_TOLERANCE = 0.10
 # a baseline's parameter (run["matched"]) as the tables' "setting" column shows it
 SETTINGS = (("width_mult", "width {:.3g}"), ("inference_scale", "scale {:.3g}"), ("seed", "seed {}"))
 DEGENERATE = "degenerate (see warnings)"
+# a derived network under this fraction of its search.target_cost is flagged: the search left cost unused
+UNDER_TARGET = 0.5
 FULL_NETWORK = "full network (cost model)"
 
 
@@ -233,6 +235,35 @@ def degenerate_reasons(run: Mapping[str, Any], class_names: Sequence[str] = ()) 
     return reasons
 
 
+def cost_target_lines(runs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Where each searched network landed against its ``search.target_cost`` (a grouped row: each of
+    its seeds), flagged above target x (1 + tolerance) (nothing left to cut) or under ``UNDER_TARGET`` of it.
+
+    >>> run = {"name": "derived", "search": {"cost_metric": "macs", "target": "jetson_tx2",
+    ...                                      "cost_target": {"value": 2e6, "ratio": 0.38, "tolerance": 0.05}}}
+    >>> cost_target_lines([run, {"name": "full"}])  # doctest: +NORMALIZE_WHITESPACE
+    ['* derived: 0.38x its cost target (macs on jetson_tx2). WARNING: under 0.5x of it: the search ended
+      far below the target (derive only cuts a network above it)']
+    """
+    lines = []
+    for run in runs:
+        for member in run.get("members") or [run]:
+            search = member.get("search") or {}
+            target = search.get("cost_target")
+            if not target:
+                continue
+            ratio, tolerance = target["ratio"], target.get("tolerance")
+            line = (f"* {member.get('label', member['name'])}: {ratio:.2f}x its cost target "
+                    f"({search.get('cost_metric')} on {search.get('target')})")
+            if tolerance is not None and ratio > 1 + tolerance:
+                line += f". WARNING: above {1 + tolerance:g}x of it: derive found nothing left to cut"
+            elif ratio < UNDER_TARGET:
+                line += (f". WARNING: under {UNDER_TARGET:g}x of it: the search ended far below the target "
+                         "(derive only cuts a network above it)")
+            lines.append(line)
+    return lines
+
+
 def match_check(reference: float, macs: float, tolerance: float = MATCH_TOLERANCE) -> dict[str, Any]:
     """How near a matched baseline's ``macs`` came to the ``reference`` (the derived network's):
     ``ratio`` (achieved / reference) and ``within_tolerance`` (off by at most ``tolerance``).
@@ -363,6 +394,9 @@ def markdown_report(report: Mapping[str, Any], arch: Mapping[str, Any] | None = 
               for run in runs for t in targets_of([run]) if search_share(run, t)]
     if shares:  # training columns are totals over phases (search, train, batch-norm recalibration)
         out += ["Training cost includes the search; its share of the training energy: " + ", ".join(shares), ""]
+    targets = cost_target_lines(runs)
+    if targets:
+        out += ["## Cost target", "", *targets, ""]
     warnings = warning_lines(runs, names)
     if warnings:
         out += ["## Warnings: degenerate results", "", *warnings, ""]

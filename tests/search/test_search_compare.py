@@ -61,9 +61,11 @@ def _three_runs(tmp_path):
     every run directory has its own report.json and config.yaml, as the CLI writes them."""
     cache = tmp_path / "cache"
     full = _report(tmp_path / "full", [_run("full", 0.60, 0.010, 20.0)], tiny_config(cache))
-    seeds = [_report(tmp_path / f"lam-s{s}", [_run("derived", m, e, t, search={"cost_metric": "energy_j"})],
+    seeds = [_report(tmp_path / f"lam-s{s}", [_run("derived", m, e, t, search={
+                         "cost_metric": "energy_j", "target": "jetson_tx2",
+                         "cost_target": {"value": 0.005, "ratio": r, "tolerance": 0.05}})],
                      tiny_config(cache, f"run.seed={s}", "run.threads=2"))
-             for s, m, e, t in ((0, 0.56, 0.004, 8.0), (1, 0.58, 0.005, 9.0), (2, 0.60, 0.006, 10.0))]
+             for s, m, e, t, r in ((0, 0.56, 0.004, 8.0, 0.8), (1, 0.58, 0.005, 9.0, 1.0), (2, 0.60, 0.006, 10.0, 0.4))]
     uni = _report(tmp_path / "u05", [_run("uniform", 0.50, 0.005, 12.0)], tiny_config(cache, "run.seed=5"))
     return full, seeds, uni
 
@@ -81,6 +83,9 @@ def test_three_runs_against_full_with_seeds_grouped(tmp_path):
     assert rel.endswith("| -50.0 | -55.0 | -50.0 | -55.0 |")
     assert _line(md, "| u05/uniform | -10.00 |").endswith("| -50.0 | -40.0 | -50.0 | -40.0 |")
     assert _line(md, "| full/full | +0.00 |")
+    targets = md.split("Cost target:")[1]  # one line per seed of the grouped row
+    assert "* lam-s0/derived: 0.80x its cost target (energy_j on jetson_tx2)\n" in targets
+    assert "* lam-s2/derived: 0.40x its cost target (energy_j on jetson_tx2). WARNING: under 0.5x" in targets
     rows = json.loads((tmp_path / "cmp" / "compare.json").read_text())["settings"][0]["rows"]
     row = next(r for r in rows if r["name"] == "derived")
     assert row["n"] == 3 and row["seeds"] == [0, 1, 2] and row["std"]["miou"] == pytest.approx(0.02)

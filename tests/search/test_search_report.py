@@ -47,6 +47,21 @@ def test_baseline_settings_and_flags_in_report_md():
     assert "| random | seed 7 | 50.00 |" in md and md.count("unmatched") == 2
 
 
+def test_report_md_says_where_each_searched_network_landed_against_its_cost_target():
+    def searched(name, ratio):
+        return run_entry(name, {"miou": 0.5}, {"jetson_tx2": COST}, {"jetson_tx2": {"energy_j": 1.0}}, wall_s=1.0,
+                         search={"cost_metric": "macs", "target": "jetson_tx2",
+                                 "cost_target": {"value": 1e6, "ratio": ratio, "tolerance": 0.05}})
+    md = markdown_report(build_report([searched("derived", 0.98), searched("network_only", 0.38),
+                                       searched("data_only", 1.4), _baseline("full", 8e9, {})], None, {}))
+    section = md.split("## Cost target")[1].split("##")[0]
+    assert "* derived: 0.98x its cost target (macs on jetson_tx2)\n" in section
+    assert "* network_only: 0.38x its cost target (macs on jetson_tx2). WARNING: under 0.5x" in section
+    assert "* data_only: 1.40x its cost target (macs on jetson_tx2). WARNING: above 1.05x" in section
+    assert "full" not in section  # no search, no target
+    assert "## Cost target" not in markdown_report(build_report([_baseline("full", 8e9, {})], None, {}))
+
+
 def test_pareto_front():
     pts = [(3.0, 0.7), (1.0, 0.5), (2.0, 0.4), (2.5, 0.7)]
     assert pareto_front(pts) == [(1.0, 0.5), (2.5, 0.7)]

@@ -119,6 +119,9 @@ def test_a_search_ending_above_its_target_is_cut_to_it(tmp_path):
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r for r in records if "target_ratio" in r][-1]["target_ratio"] > 1.05  # the search alone missed it
     assert "derive: cost " in (out / "log.txt").read_text()
+    handed = torch.load(out / "checkpoints" / "last.pt", weights_only=True)["state"]["search"]["cost_target"]
+    assert handed["ratio"] == pytest.approx(macs(arch) / full / 0.2, rel=1e-3) and handed["tolerance"] == 0.05
+    assert f"derive: the derived network costs {handed['ratio']:.3f} of the cost target" in (out / "log.txt").read_text()
 
 
 def test_derive_logs_how_sure_the_search_was_of_its_inference_scale(tmp_path):
