@@ -156,7 +156,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     search = {"steps": cs.step, "wall_s": clock.wall_s, "budget": cs.budget,
               "cost_metric": s.cost_metric, "target": s.target, "work": cs.work_items(),
               "stopped_early": stable.stopped}
-    if cs.target_cost is not None:  # where the delivered network landed against the stated target
+    if cs.target_cost is not None and s.network:  # where the searched network landed against the stated target
         ratio = cs.arch_cost(arch["choices"], inference_scale(arch)) / cs.target_cost
         search["cost_target"] = {"value": cs.target_cost, "ratio": ratio, "tolerance": s.target_tolerance}
         run.log(f"derive: the derived network costs {ratio:.3f} of the cost target ({s.cost_metric} on {s.target})")
