@@ -131,3 +131,12 @@ def test_derive_logs_how_sure_the_search_was_of_its_inference_scale(tmp_path):
     lines = [line for line in (out / "log.txt").read_text().splitlines() if "inference scale probabilities" in line]
     assert len(resolution["scales"]) > 1 and len(lines) == 1  # tiny.yaml searches several scales
     assert lines[0].endswith(", ".join(f"{s}: {p:.3f}" for s, p in zip(resolution["scales"], resolution["probs"])))
+
+
+def test_a_run_that_keeps_the_full_network_records_no_cost_target(tmp_path):
+    """data_only (search.network false) keeps the full network, which derive never cuts: no landing to report."""
+    cfg = tiny_config(tmp_path / "cache", "search.target_cost=0.2", "search.cost_metric=macs", "search.steps=2",
+                      "search.network=false")
+    out = run_pipeline(cfg, tmp_path / "run", stages=STAGES["search"], echo=False)
+    search = torch.load(out / "checkpoints" / "last.pt", weights_only=True)["state"]["search"]
+    assert search["cost_metric"] == "macs" and "cost_target" not in search
