@@ -1,17 +1,4 @@
 """experiments/benchmark.py: each dataset's benchmark is judged by its own issue's goals."""
-import importlib.util
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_benchmark():
-    sys.path.insert(0, str(ROOT / "experiments"))
-    spec = importlib.util.spec_from_file_location("benchmark", ROOT / "experiments" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def figures(miou: float, std: float, energy: float, wall: float) -> dict:
@@ -21,8 +8,8 @@ def figures(miou: float, std: float, energy: float, wall: float) -> dict:
     return out
 
 
-def test_shapes_goals_allow_one_point_and_any_margin_over_uniform_synthetic_ones_do_not():
-    bench = load_benchmark()
+def test_shapes_goals_allow_one_point_and_any_margin_over_uniform_synthetic_ones_do_not(experiment):
+    bench = experiment("benchmark")
     agg = {"derived": figures(0.700, 0.01, 0.5, 0.7), "full": figures(0.708, 0.01, 1.0, 1.0),
            "uniform": figures(0.695, 0.02, 0.5, 0.7)}
     met = {name: {r["goal"]: r["met"] for r in bench.goals(agg, limits)} for name, limits in bench.GOALS.items()}

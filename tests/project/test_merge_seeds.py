@@ -1,18 +1,8 @@
 """experiments/merge_seeds.py: seeds of several benchmark.json files pooled, a repeated seed refused."""
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("merge_seeds", ROOT / "experiments" / "merge_seeds.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write(path: Path, seeds: dict) -> Path:
@@ -20,8 +10,8 @@ def write(path: Path, seeds: dict) -> Path:
     return path
 
 
-def test_pooled_seeds_merges_files_and_refuses_a_repeated_seed(tmp_path):
-    merge = load_script()
+def test_pooled_seeds_merges_files_and_refuses_a_repeated_seed(tmp_path, experiment):
+    merge = experiment("merge_seeds")
     a = write(tmp_path / "a.json", {"0": {"derived": {"miou": 0.5}}, "1": {"derived": {"miou": 0.6}}})
     b = write(tmp_path / "b.json", {"2": {"derived": {"miou": 0.7}}})
     pooled = merge.pooled_seeds([b, a], "pspnet")
