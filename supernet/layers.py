@@ -167,13 +167,19 @@ class BasicBlock(nn.Module):
     """ResNet basic block: two 3x3 ConvBNs, a 1x1 ConvBN shortcut when ``project``, add, ReLU.
 
     Whether the shortcut is projected is structural (first block of a stage), never decided
-    by comparing widths, so the supernet and every derived net agree.
+    by comparing widths, so the supernet and every derived net agree. ``keep`` (a block without
+    projection only): the residual branch is gated in its last batch-norm, so a dropped block is
+    the identity (its input is a ReLU's output); a derived net builds :class:`Skip` in its place.
     """
 
-    def __init__(self, inp: Dim, out: Dim, stride: int = 1, dilation: int = 1, project: bool = False):
+    def __init__(self, inp: Dim, out: Dim, stride: int = 1, dilation: int = 1, project: bool = False,
+                 keep: Keep = ALWAYS):
         super().__init__()
+        if project and keep.site is not None:
+            raise ValueError("a block with a projected shortcut cannot be dropped")
+        self.keep = keep
         self.conv1 = ConvBNAct(inp, out, 3, stride, dilation)
-        self.conv2 = ConvBNAct(out, out, 3, 1, dilation, act=False)
+        self.conv2 = ConvBNAct(out, out, 3, 1, dilation, act=False, keep=keep)
         self.shortcut = ConvBNAct(inp, out, 1, stride, act=False) if project else None
         self.act = nn.ReLU()
 
@@ -182,7 +188,16 @@ class BasicBlock(nn.Module):
         return self.act(y + (self.shortcut(x) if self.shortcut is not None else x))
 
     def plan(self, p: Planner, x: Shape) -> Shape:
-        y = self.conv2.plan(p, self.conv1.plan(p, x))
-        if self.shortcut is not None:
-            self.shortcut.plan(p, x)
-        return p.act(p.add(y))
+        with p.present(self.keep.expr):
+            y = self.conv2.plan(p, self.conv1.plan(p, x))
+            if self.shortcut is not None:
+                self.shortcut.plan(p, x)
+            p.act(p.add(y))
+        return y
+
+
+class Skip(nn.Identity):
+    """What a derived net builds for a dropped block: the identity, at no cost."""
+
+    def plan(self, p: Planner, x: Shape) -> Shape:
+        return x

@@ -1,9 +1,9 @@
 """``pspnet``: ResNet-style dilated backbone (output stride 8), pyramid pooling with searchable bins.
 
 Sites (default widest widths in brackets): ``backbone.stem.width`` [16];
-``backbone.stage{1..4}.width`` [24, 32, 64, 96]; ``head.ppm.width`` [24] (every bin);
-keep sites ``head.ppm.bin1``, ``bin2``, ``bin3``, ``bin6`` (at least one kept);
-``head.width`` [64].
+``backbone.stage{1..4}.width`` [24, 32, 64, 96]; keep sites ``backbone.stage{2..4}.block2``
+(each stage's second block: the depth); ``head.ppm.width`` [24] (every bin); keep sites
+``head.ppm.bin1``, ``bin2``, ``bin3``, ``bin6`` (at least one kept); ``head.width`` [64].
 
 >>> from supernet.arch import baseline_arch, build_from_arch
 >>> net = build_from_arch(baseline_arch("pspnet", num_classes=5))
@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ..cost import Planner, Shape
 from ..expr import add, mul
-from ..layers import BasicBlock, ConvBNAct, MaxPool, Seq, resize
+from ..layers import BasicBlock, ConvBNAct, MaxPool, Seq, Skip, resize
 from ..space import Dim, Part, Space
 
 # (widest width, blocks, stride, dilation) per stage
@@ -77,8 +77,11 @@ class PSPNet(nn.Module):
         stages, inp = [], stem
         for i, (channels, blocks, stride, dilation) in enumerate(STAGES, 1):
             out = space.width(f"backbone.stage{i}.width", channels)
-            stages.append(Seq(*[BasicBlock(inp if j == 0 else out, out, stride if j == 0 else 1, dilation,
-                                           project=j == 0) for j in range(blocks)]))
+            layers = [BasicBlock(inp, out, stride, dilation, project=True)]
+            for j in range(2, blocks + 1):  # every later block may be dropped (the stage gets shallower)
+                keep = space.keep(f"backbone.stage{i}.block{j}")
+                layers.append(BasicBlock(out, out, 1, dilation, keep=keep) if keep.present else Skip())
+            stages.append(Seq(*layers))
             inp = out
         self.stages = Seq(*stages)
         self.ppm = PyramidPooling(space, inp)
