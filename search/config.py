@@ -180,10 +180,6 @@ class SearchConfig:
     network: bool = True                   # search the network (alpha); false: keep the full network
     data_gates: bool = True                # search the per-image train actions (phi)
     search_resolution: bool = True         # search the inference resolution (rho)
-    # how derive picks the inference scale among the searched ones: probability (the derive rule on rho's
-    # probabilities) or val (each scale's candidate, cut to the cost target at it, tried on the val split
-    # with the supernet's weights: search/cosearch/scale_trial.py)
-    scale_rule: str = rule("probability", choices=("probability", "val"))
     gate_actions: list[Union[str, float]] = field(default_factory=lambda: ["drop", 0.5, 0.75, 1.0])
     inference_scales: list[float] = field(default_factory=lambda: [0.5, 0.75, 1.0])
     # an inference scale is searched only if the best prediction at it (the val labels resized to it

@@ -156,17 +156,14 @@ def derived_choices(net: supernet.Supernet, res: InferenceResolution, rule: str,
 def derive_arch(net: supernet.Supernet, res: InferenceResolution, gate: DataGate | None, rule: str,
                 search_network: bool = True, search_resolution: bool = True,
                 full_choices: Mapping[str, Any] | None = None,
-                fit: Callable[[dict[str, Any], float], dict[str, Any]] | None = None,
-                scale: float | None = None) -> dict[str, Any]:
+                fit: Callable[[dict[str, Any], float], dict[str, Any]] | None = None) -> dict[str, Any]:
     """arch.json dict of the searched network, inference scale and (``gate``) learned train gate.
 
     A side that was not searched keeps the full network (``full_choices``) or scale 1.0.
     ``fit(choices, scale)``, when given, returns the searched network's choices to keep (the cost
-    target's :func:`fit_to_cost`). ``scale``, when given, replaces the derive rule's inference scale
-    (``search.scale_rule: val``).
+    target's :func:`fit_to_cost`).
     """
-    choices, rule_scale = derived_choices(net, res, rule, search_network, search_resolution, full_choices)
-    scale = rule_scale if scale is None else scale
+    choices, scale = derived_choices(net, res, rule, search_network, search_resolution, full_choices)
     if search_network and fit is not None:
         choices = fit(choices, scale)
     arch = make_arch(net.family, net.num_classes, {**choices, "data.inference_scale": scale}, net.space_options)

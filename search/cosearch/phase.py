@@ -15,7 +15,6 @@ import torch
 import supernet
 from search.config import Config
 from search.cosearch.cosearch import CoSearch
-from search.cosearch.scale_trial import best_scale, describe_trials, try_scales
 from search.data.splits import Splits
 from search.cosearch.train_budget import TrainingProjection, fit_gate_to_train_target
 from search.derive import derive_arch, describe, gate_description, inference_scale, within_options
@@ -108,7 +107,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
     cs = CoSearch(scfg, splits, session)
     gate = cs.gate if s.data_gates else None
 
-    def derived(log: bool = False, scale: float | None = None) -> dict[str, Any]:
+    def derived(log: bool = False) -> dict[str, Any]:
         def fit(choices: dict[str, Any], scale: float) -> dict[str, Any]:
             fitted, cuts = cs.fit_to_target(choices, scale)
             if log and cuts:
@@ -117,7 +116,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
                         f"{s.target_tolerance}): {', '.join(cuts)}")
             return fitted
         return derive_arch(cs.net, cs.res, gate, s.derive_rule, s.network, s.search_resolution, cs.full_choices,
-                           fit=fit, scale=scale)
+                           fit=fit)
 
     options = {name: site.options for name, site in cs.net.sites.items()}
     stable = StopWhenUnchanged(lambda: derived()["choices"], s.stable_every, s.stable_checks if shared else 0,
@@ -153,24 +152,10 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
         run.log(f"co-search: the derived arch is stable, stopping at step {cs.step} of {cs.total_steps}")
     check_synchronised(cs.net.arch_parameters() + [cs.res.rho] + list(cs.gate.parameters()), session.env,
                        "arch, resolution and gate parameters")
-    if finished:  # derived before the stop, the scale trial included
-        arch, scale_trial = state["arch"], state.get("scale_trial")
-    else:
-        scale, scale_trial = None, None
-        if s.scale_rule == "val" and s.search_resolution and len(cs.res.scales) > 1:
-            t0 = time.perf_counter()
-            trials = try_scales(cs, cs.derived_now()[0])
-            scale = best_scale(trials)
-            clock.wall_s += time.perf_counter() - t0
-            run.log(f"derive: inference scale tried on the val split (search.scale_rule val): "
-                    f"{describe_trials(trials)}; handing over {scale}")
-            scale_trial = [{"scale": sc, "miou": t["miou"], "cost_ratio": t["cost_ratio"]} for sc, t in trials.items()]
-        arch = derived(log=True, scale=scale)
+    arch = derived(log=True)
     search = {"steps": cs.step, "wall_s": clock.wall_s, "budget": cs.budget,
               "cost_metric": s.cost_metric, "target": s.target, "work": cs.work_items(),
               "stopped_early": stable.stopped}
-    if scale_trial is not None:
-        search["scale_trial"] = scale_trial
     if cs.target_cost is not None and s.network:  # where the searched network landed against the stated target
         ratio = cs.arch_cost(arch["choices"], inference_scale(arch)) / cs.target_cost
         search["cost_target"] = {"value": cs.target_cost, "ratio": ratio, "tolerance": s.target_tolerance}
@@ -179,7 +164,7 @@ def search_phase(session: Session, splits: Splits) -> dict[str, Any]:
         gate = fitted_gate(session, splits, arch, gate, search, cfg.train.steps - cs.step if shared else cfg.train.steps)
         arch["data"]["train_gate"] = gate_description(gate)
     session.save("searched", cs.step, {**cs.state_dict(), "arch": arch, "wall_s": clock.wall_s,
-                                       "stable": stable.state_dict(), "scale_trial": scale_trial}, path=searched)
+                                       "stable": stable.state_dict()}, path=searched)
     if run.main:
         supernet.save_arch(arch, run.path / "arch.json")
     run.log(f"derived arch: {describe(arch)}")
