@@ -1,10 +1,11 @@
 """``deeplabv3plus``: MobileNetV2-style backbone, ASPP with searchable branches, decoder skip.
 
 Sites (default widest widths in brackets): ``backbone.stem.width`` [16];
-``backbone.stage{1..4}.width`` [24, 32, 64, 96] and ``.hidden`` (expansion width, 4x);
-``head.aspp.width`` [64] (every branch and the projection); keep sites ``head.aspp.rate1``,
-``rate6``, ``rate12``, ``rate18``, ``pool`` (at least one kept); ``decoder.low.width`` [24],
-``decoder.width`` [64]. Output stride 16 (stage 4 dilated), decoder at stride 4.
+``backbone.stage{1..4}.width`` [24, 32, 64, 96] and ``.hidden`` (expansion width, 4x); keep sites
+``backbone.stage{2..4}.block2`` (each stage's second block: the depth); ``head.aspp.width`` [64]
+(every branch and the projection); keep sites ``head.aspp.rate1``, ``rate6``, ``rate12``,
+``rate18``, ``pool`` (at least one kept); ``decoder.low.width`` [24], ``decoder.width`` [64].
+Output stride 16 (stage 4 dilated), decoder at stride 4.
 
 >>> from supernet.arch import baseline_arch, build_from_arch
 >>> net = build_from_arch(baseline_arch("deeplabv3plus", num_classes=5))
@@ -19,8 +20,8 @@ from torch import Tensor, nn
 
 from ..cost import Planner, Shape
 from ..expr import add, at_least, mul
-from ..layers import ConvBNAct, Seq, resize
-from ..space import Dim, Part, Space
+from ..layers import ConvBNAct, Seq, Skip, resize
+from ..space import ALWAYS, Dim, Keep, Part, Space
 
 # (widest width, blocks, stride, dilation) per stage; stage 1 is the decoder's low-level skip
 STAGES = ((24, 1, 2, 1), (32, 2, 2, 1), (64, 2, 2, 1), (96, 2, 1, 2))
@@ -29,13 +30,21 @@ ASPP_RATES = (1, 6, 12, 18)
 
 
 class InvertedResidual(nn.Module):
-    """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 linear projection, residual if ``residual``."""
+    """MobileNetV2 block: 1x1 expand, 3x3 depthwise, 1x1 linear projection, residual if ``residual``.
 
-    def __init__(self, inp: Dim, hidden: Dim, out: Dim, stride: int, dilation: int, residual: bool):
+    ``keep`` (a residual block only): the branch is gated in its projection's batch-norm, so a
+    dropped block is the identity; a derived net builds :class:`~supernet.layers.Skip` in its place.
+    """
+
+    def __init__(self, inp: Dim, hidden: Dim, out: Dim, stride: int, dilation: int, residual: bool,
+                 keep: Keep = ALWAYS):
         super().__init__()
+        if keep.site is not None and not residual:
+            raise ValueError("only a residual block can be dropped")
+        self.keep = keep
         self.expand = ConvBNAct(inp, hidden, 1)
         self.depthwise = ConvBNAct(hidden, hidden, 3, stride, dilation, depthwise=True)
-        self.project = ConvBNAct(hidden, out, 1, act=False)
+        self.project = ConvBNAct(hidden, out, 1, act=False, keep=keep)
         self.residual = residual
 
     def forward(self, x: Tensor) -> Tensor:
@@ -43,8 +52,11 @@ class InvertedResidual(nn.Module):
         return x + y if self.residual else y
 
     def plan(self, p: Planner, x: Shape) -> Shape:
-        y = self.project.plan(p, self.depthwise.plan(p, self.expand.plan(p, x)))
-        return p.add(y) if self.residual else y
+        with p.present(self.keep.expr):
+            y = self.project.plan(p, self.depthwise.plan(p, self.expand.plan(p, x)))
+            if self.residual:
+                p.add(y)
+        return y
 
 
 class ImagePool(nn.Module):
@@ -104,8 +116,12 @@ class DeepLabV3Plus(nn.Module):
         for i, (channels, blocks, stride, dilation) in enumerate(STAGES, 1):
             out = space.width(f"backbone.stage{i}.width", channels)
             hidden = space.width(f"backbone.stage{i}.hidden", channels * EXPANSION)
-            stages.append(Seq(*[InvertedResidual(inp if j == 0 else out, hidden, out, stride if j == 0 else 1,
-                                                 dilation, residual=j > 0) for j in range(blocks)]))
+            layers = [InvertedResidual(inp, hidden, out, stride, dilation, residual=False)]
+            for j in range(2, blocks + 1):  # every later block may be dropped (the stage gets shallower)
+                keep = space.keep(f"backbone.stage{i}.block{j}")
+                layers.append(InvertedResidual(out, hidden, out, 1, dilation, residual=True, keep=keep)
+                              if keep.present else Skip())
+            stages.append(Seq(*layers))
             inp = out
             if i == 1:
                 low_level = out

@@ -8,7 +8,8 @@ from supernet.families import build_family
 from supernet.space import ArchError, Space
 
 SITES = {
-    "deeplabv3plus": {"backbone.stem.width", "backbone.stage4.hidden", "head.aspp.width", "head.aspp.rate1",
+    "deeplabv3plus": {"backbone.stem.width", "backbone.stage4.hidden", "backbone.stage2.block2",
+                      "backbone.stage3.block2", "backbone.stage4.block2", "head.aspp.width", "head.aspp.rate1",
                       "head.aspp.rate6", "head.aspp.rate12", "head.aspp.rate18", "head.aspp.pool",
                       "decoder.low.width", "decoder.width"},
     "pspnet": {"backbone.stem.width", "backbone.stage4.width", "backbone.stage2.block2", "backbone.stage3.block2",
@@ -34,23 +35,31 @@ def test_any_input_size_gives_logits_at_that_size(family, size):
         assert net(torch.randn(1, 3, *size)).shape == (1, 3, *size)
 
 
-def test_a_dropped_block_is_the_identity_at_no_cost():
-    """pspnet's depth: a stage's second block dropped is not built (Skip), and its convolutions,
-    sum and activation leave the cost; the network still maps the image to logits."""
-    from supernet.layers import BasicBlock, Skip
-    full = supernet.baseline_arch("pspnet", 3)
-    shallow = supernet.baseline_arch("pspnet", 3)
+@pytest.mark.parametrize("family", ["deeplabv3plus", "pspnet"])
+def test_a_dropped_block_is_the_identity_at_no_cost(family):
+    """The depth: a stage's second block dropped is not built (Skip), exactly its own cost leaves
+    the network's, and the network still maps the image to logits."""
+    from supernet.layers import Skip
+    shallow = supernet.baseline_arch(family, 3)
     shallow["choices"].update({f"backbone.stage{i}.block2": False for i in (2, 3, 4)})
-    nets = {name: supernet.build_from_arch(arch).eval() for name, arch in (("full", full), ("shallow", shallow))}
+    nets = {"full": supernet.build_from_arch(supernet.baseline_arch(family, 3)).eval(),
+            "shallow": supernet.build_from_arch(shallow).eval()}
     assert [type(stage[1]) for stage in nets["shallow"].stages[1:]] == [Skip] * 3
-    assert [type(stage[1]) for stage in nets["full"].stages[1:]] == [BasicBlock] * 3
-    cost = {name: cost_models.profile(net, (1, 3, 32, 64), target="jetson_tx2") for name, net in nets.items()}
-    blocks = sum(cost_models.profile(stage[1], tuple(shape), target="jetson_tx2").macs
-                 for stage, shape in zip(nets["full"].stages[1:], ((1, 32, 4, 8), (1, 64, 4, 8), (1, 96, 4, 8))))
+    x = torch.randn(1, 3, 32, 64)
+    shapes = []   # each second block's input, from a pass of the full network
+    hooks = [stage[1].register_forward_pre_hook(lambda module, args: shapes.append(tuple(args[0].shape)))
+             for stage in nets["full"].stages[1:]]
+    with torch.no_grad():
+        nets["full"](x)
+        assert nets["shallow"](x).shape == (1, 3, 32, 64)
+    for hook in hooks:
+        hook.remove()
+    assert not any(isinstance(stage[1], Skip) for stage in nets["full"].stages[1:])
+    cost = {name: cost_models.profile(net, tuple(x.shape), target="jetson_tx2") for name, net in nets.items()}
+    blocks = sum(cost_models.profile(stage[1], shape, target="jetson_tx2").macs
+                 for stage, shape in zip(nets["full"].stages[1:], shapes))
     assert cost["full"].macs - cost["shallow"].macs == pytest.approx(blocks, rel=1e-9)
     assert cost["shallow"].energy_j < cost["full"].energy_j
-    with torch.no_grad():
-        assert nets["shallow"](torch.randn(1, 3, 32, 64)).shape == (1, 3, 32, 64)
 
 
 def test_dropped_branches_are_not_built():
