@@ -1,6 +1,6 @@
 """arch.json: the derived architecture, self-describing and validated (DESIGN.md §4).
 
-Fields: ``format`` ("cosearch-arch"), ``version`` (2; version 1 files are read and
+Fields: ``format`` ("cosearch-arch"), ``version`` (3; version 1 and 2 files are read and
 upgraded), ``family``, ``num_classes``, ``choices`` (every site of the family with its value;
 optionally ``data.inference_scale``) are required; ``space`` (the space options, default
 ``{"widest": 1.0, "width_fractions": [0.25, ..., 1.0]}``), ``input`` (the input contract,
@@ -41,8 +41,9 @@ from .sizes import scaled_size
 from . import space as _space
 from .space import ArchError, Space, keep_one_per_group
 
-FORMAT, VERSION = "cosearch-arch", 2
-READ_VERSIONS = (1, 2)
+FORMAT, VERSION = "cosearch-arch", 3
+READ_VERSIONS = (1, 2, 3)
+DEPTH_VERSION = 3   # the version that added the stages' depth sites (``backbone.stage{i}.block{j}``)
 REQUIRED = ("format", "version", "family", "num_classes", "choices")
 OPTIONAL = ("space", "input", "layers", "data", "cost", "metrics")
 #: choices that describe the data side, not a site of the network
@@ -163,8 +164,9 @@ def make_arch(family: str, num_classes: int, choices: Mapping[str, Any],
 
 
 def validate_arch(arch: Any, where: str = "arch", with_layers: bool = False) -> dict:
-    """Check an arch dict against its family; returns it as version 2 with ``space``, ``input`` and
-    ``data.inference_scale`` filled in. ``layers`` are checked when present (version 2), and
+    """Check an arch dict against its family; returns it as the current version with ``space``,
+    ``input`` and ``data.inference_scale`` filled in (an older file's missing depth sites: every
+    block kept, the network it described). ``layers`` are checked when present (version 2 on), and
     added when ``with_layers`` (one traced forward pass, cached; :func:`save_arch` and
     :func:`load_arch` ask for them)."""
     if not isinstance(arch, dict):
@@ -191,11 +193,14 @@ def validate_arch(arch: Any, where: str = "arch", with_layers: bool = False) -> 
         _check_scale(data["inference_scale"], f"{where}: data.inference_scale")
         if arch["choices"].get("data.inference_scale", data["inference_scale"]) != data["inference_scale"]:
             raise ArchError(f"{where}: choices['data.inference_scale'] and data.inference_scale differ")
+    if arch["version"] < DEPTH_VERSION:
+        arch = {**arch, "choices": every_block_kept(arch["family"], arch["num_classes"], arch["choices"],
+                                                    arch.get("space"))}
     try:
         build_network(arch["family"], arch["num_classes"], arch["choices"], arch.get("space"), device="meta")
     except ArchError as err:
         raise ArchError(f"{where}: {err}") from None
-    out = _version2(arch, where)
+    out = _upgraded(arch, where)
     check = arch["version"] >= 2 and "layers" in arch
     if not (check or with_layers):
         return out
@@ -210,8 +215,21 @@ def validate_arch(arch: Any, where: str = "arch", with_layers: bool = False) -> 
     return out
 
 
-def _version2(arch: dict, where: str) -> dict:
-    """``arch`` as version 2 (without ``layers``): space normalised, ``input`` filled in, the
+def every_block_kept(family: str, num_classes: int, choices: Mapping[str, Any],
+                     space_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """``choices`` with every depth site they lack set to kept: what a file older than
+    ``DEPTH_VERSION`` (which had no depth sites) described.
+
+    >>> old = {k: v for k, v in baseline_arch("pspnet", 5)["choices"].items() if ".block" not in k}
+    >>> every_block_kept("pspnet", 5, old)["backbone.stage3.block2"]
+    True
+    """
+    options, _ = site_options(family, num_classes, **dict(space_options or {}))
+    return {**{name: True for name in options if ".block" in name and name not in choices}, **choices}
+
+
+def _upgraded(arch: dict, where: str) -> dict:
+    """``arch`` as the current version (without ``layers``): space normalised, ``input`` filled in, the
     inference scale in ``data.inference_scale`` only, ``cost`` checked. Version 1 files' conv-only
     ``layers`` are dropped (regenerated)."""
     out = {k: copy.deepcopy(v) for k, v in arch.items() if k != "layers"}

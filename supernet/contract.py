@@ -1,4 +1,4 @@
-"""arch.json version 2: the ``input`` contract, the ``cost`` block and the single inference scale.
+"""arch.json (version 2 on): the ``input`` contract, the ``cost`` block and the single inference scale.
 
 ``input`` says what the deployed program takes (all keys optional in a file; missing ones get
 these defaults)::

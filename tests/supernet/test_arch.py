@@ -92,7 +92,7 @@ def choices(arch, **changes):
 @pytest.mark.parametrize("change,message", [
     (dict(family="unet"), "unknown family 'unet'"),
     (dict(format="other"), "format is 'other'"),
-    (dict(version=3), "unsupported version 3"),
+    (dict(version=4), "unsupported version 4"),
     (dict(family=...), "missing field 'family'"),
     (dict(choices=...), "missing field 'choices'"),
     (dict(num_classes=0), "num_classes must be a positive integer"),
@@ -150,3 +150,17 @@ def test_bad_baseline_arguments():
         supernet.baseline_arch("segformer", 4)
     with pytest.raises(ArchError, match="inference_scale"):
         supernet.baseline_arch("pspnet", 4, inference_scale=-1)
+
+
+@pytest.mark.parametrize("family", ["deeplabv3plus", "pspnet"])
+def test_files_older_than_the_depth_sites_keep_every_block(tmp_path, family):
+    """A version-2 arch.json has no ``backbone.stage{i}.block2``: it is read as the network it
+    described (every block kept); a current file without them is an error."""
+    arch = supernet.baseline_arch(family, 3, width_mult=0.5)
+    old = {**arch, "version": 2, "choices": {k: v for k, v in arch["choices"].items() if ".block" not in k}}
+    assert len(old["choices"]) == len(arch["choices"]) - 3
+    (tmp_path / "old.json").write_text(json.dumps(old))
+    loaded = load_arch(tmp_path / "old.json")
+    assert loaded["version"] == 3 and loaded["choices"] == arch["choices"]
+    with pytest.raises(ArchError, match="missing choice 'backbone.stage2.block2'"):
+        validate_arch({**old, "version": 3})

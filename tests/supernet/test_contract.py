@@ -92,7 +92,7 @@ def test_version_1_files_are_read_and_upgraded(tmp_path, arch):
     path = tmp_path / "arch.json"
     path.write_text(json.dumps(v1))
     loaded = load_arch(path)
-    assert loaded["version"] == 2 and loaded["layers"][0]["name"] == "resize_input"
+    assert loaded["version"] == 3 and loaded["layers"][0]["name"] == "resize_input"
     assert loaded["data"]["resolution"] == {"scales": [0.5, 1.0], "argmax_scale": 0.5}
     assert loaded["input"]["native_size"] == [512, 1024]
     save_arch(loaded, path)
