@@ -38,14 +38,14 @@ torch.Size([1, 8, 8, 8])
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .cost import Planner, Shape
-from .space import ALWAYS, Dim, Keep, Part
+from .space import ALWAYS, Dim, Keep, Part, Space
 
 
 def resize(x: Tensor, size: Sequence[int]) -> Tensor:
@@ -201,3 +201,10 @@ class Skip(nn.Identity):
 
     def plan(self, p: Planner, x: Shape) -> Shape:
         return x
+
+
+def droppable(space: Space, name: str, block: Callable[..., nn.Module], *args: Any, **kwargs: Any) -> nn.Module:
+    """A residual block that keep site ``name`` may drop (searchable depth): ``block(*args,
+    **kwargs, keep=keep)``, its branch gated by the site, or :class:`Skip` where the site is false."""
+    keep = space.keep(name)
+    return block(*args, **kwargs, keep=keep) if keep.present else Skip()

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from ..cost import Planner, Shape
 from ..expr import add, at_least, mul
-from ..layers import ConvBNAct, Seq, Skip, resize
+from ..layers import ConvBNAct, Seq, droppable, resize
 from ..space import ALWAYS, Dim, Keep, Part, Space
 
 # (widest width, blocks, stride, dilation) per stage; stage 1 is the decoder's low-level skip
@@ -116,12 +116,10 @@ class DeepLabV3Plus(nn.Module):
         for i, (channels, blocks, stride, dilation) in enumerate(STAGES, 1):
             out = space.width(f"backbone.stage{i}.width", channels)
             hidden = space.width(f"backbone.stage{i}.hidden", channels * EXPANSION)
-            layers = [InvertedResidual(inp, hidden, out, stride, dilation, residual=False)]
-            for j in range(2, blocks + 1):  # every later block may be dropped (the stage gets shallower)
-                keep = space.keep(f"backbone.stage{i}.block{j}")
-                layers.append(InvertedResidual(out, hidden, out, 1, dilation, residual=True, keep=keep)
-                              if keep.present else Skip())
-            stages.append(Seq(*layers))
+            first = InvertedResidual(inp, hidden, out, stride, dilation, residual=False)
+            later = [droppable(space, f"backbone.stage{i}.block{j}", InvertedResidual,  # the stage's depth
+                               out, hidden, out, 1, dilation, residual=True) for j in range(2, blocks + 1)]
+            stages.append(Seq(first, *later))
             inp = out
             if i == 1:
                 low_level = out

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from ..cost import Planner, Shape
 from ..expr import add, mul
-from ..layers import BasicBlock, ConvBNAct, MaxPool, Seq, Skip, resize
+from ..layers import BasicBlock, ConvBNAct, MaxPool, Seq, droppable, resize
 from ..space import Dim, Part, Space
 
 # (widest width, blocks, stride, dilation) per stage
@@ -77,11 +77,10 @@ class PSPNet(nn.Module):
         stages, inp = [], stem
         for i, (channels, blocks, stride, dilation) in enumerate(STAGES, 1):
             out = space.width(f"backbone.stage{i}.width", channels)
-            layers = [BasicBlock(inp, out, stride, dilation, project=True)]
-            for j in range(2, blocks + 1):  # every later block may be dropped (the stage gets shallower)
-                keep = space.keep(f"backbone.stage{i}.block{j}")
-                layers.append(BasicBlock(out, out, 1, dilation, keep=keep) if keep.present else Skip())
-            stages.append(Seq(*layers))
+            first = BasicBlock(inp, out, stride, dilation, project=True)
+            later = [droppable(space, f"backbone.stage{i}.block{j}", BasicBlock, out, out, 1, dilation)  # the depth
+                     for j in range(2, blocks + 1)]
+            stages.append(Seq(first, *later))
             inp = out
         self.stages = Seq(*stages)
         self.ppm = PyramidPooling(space, inp)
