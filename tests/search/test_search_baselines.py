@@ -69,6 +69,10 @@ def test_random_match_is_the_nearest_sample():
 def test_plans():
     cfg = tiny_config(".", "baselines=[full]")
     assert plan_baseline("data_only", cfg, 4, SIZE).config.search.network is False
+    # the data side is what data_only searches, also where the derived run holds the scale
+    held = tiny_config(".", "baselines=[full]", "search.search_resolution=false")
+    assert plan_baseline("data_only", held, 4, SIZE).config.search.search_resolution is True
+    assert plan_baseline("network_only", held, 4, SIZE).config.search.search_resolution is False
     assert plan_baseline("full", cfg, 4, SIZE).config.baselines == []  # no baselines of baselines
     assert plan_baseline("uniform:0.5", cfg, 4, SIZE).matched == {"width_mult": 0.5}
     assert plan_baseline("resolution:0.75", cfg, 4, SIZE).arch["data"]["inference_scale"] == 0.75
