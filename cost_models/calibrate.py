@@ -254,7 +254,6 @@ def measure(quick: bool = False) -> Measurements:
         numel = max(last_level, 2**24)  # fp32 elements: each tensor 4x the cache, at least 64 MiB
         src, dst = torch.full((numel,), 1.0), torch.empty(numel)
         bandwidth = 2 * 4 * numel / median_time(lambda: dst.copy_(src), repeats=max(3, repeats // 2), warmup=1)
-        del src, dst
     return Measurements(per_layer_overhead_s=overhead, dram_bandwidth=bandwidth, conv_seconds=_time_convs(repeats),
                         elementwise_seconds=_time_elementwise(repeats))
 

@@ -29,7 +29,6 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import cost_models  # noqa: E402
 import supernet  # noqa: E402
 from cost_models.calibrate import fit_calibration, fit_error, machine_summary, target_yaml, tune_allocator  # noqa: E402
 from cost_models.calibrate import measure as calibration_pass  # noqa: E402

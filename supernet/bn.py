@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Iterable, Iterator
 
-import torch
+import torch  # noqa: F401  (the module doctest uses it)
 from torch import Tensor, nn
 from torch.optim.swa_utils import update_bn
 

@@ -5,7 +5,6 @@ Exporting is slow (torch.export and the ONNX exporter trace symbolically: 5-20 s
 a busy 2-core machine); each family is exported once per module.
 """
 import json
-import os
 import subprocess
 import sys
 import sysconfig
