@@ -29,9 +29,10 @@ predict. Call :func:`tune_allocator` before timing networks against this target.
 The result goes to this machine's cache (:func:`cost_models.target.calibrated_path`), never
 over the tracked ``targets/host_cpu.yaml``; ``load_target("host_cpu")`` then reads it.
 
->>> cal = calibrate(threads=1, quick=True)      # doctest: +SKIP
->>> write_target(cal)                            # doctest: +SKIP
-PosixPath('/home/me/.cache/cosearch/targets/host_cpu.yaml')
+Usage (a real measurement of some seconds, so not a doctest)::
+
+    cal = calibrate(threads=1, quick=True)
+    write_target(cal)     # -> ~/.cache/cosearch/targets/host_cpu.yaml
 """
 from __future__ import annotations
 
