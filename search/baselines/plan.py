@@ -39,7 +39,7 @@ from supernet.space import MIN_WIDTH_FRACTION
 RANDOM_SAMPLES = 32
 # the uniform width is bisected over log2(width) in [log2(MIN_WIDTH_FRACTION), 0] to this many octaves
 UNIFORM_OCTAVE_TOL = 1 / 64
-# co-search baselines: the search switches they turn off
+# co-search baselines: the search switches they set (network_only: the network alone; data_only: the data side alone)
 SEARCHED = {"network_only": {"data_gates": False, "search_resolution": False},
             "data_only": {"network": False, "search_resolution": True}}
 
