@@ -21,8 +21,9 @@ def test_the_shapes_benchmark_keeps_the_benchmark_protocol():
     class count) with the training recipe chosen on val (experiments/recipe_search.py: optimizer, schedule,
     augmentation, also for the search's weight steps; experiments/loss_val.py: the loss) and, also chosen on
     val, without the per-image data gate (results/shapes_vs_synthetic.md); everything else is the same: the
-    budget, the cost target, the search and the baselines, except multires's hand-over, also chosen on val
-    (results/multires_shapes_val.md): the inference scale held at 1.0 and fresh weights after the search."""
+    budget, the cost target, the search and the baselines, except, also chosen on val, the inference scale
+    held at 1.0 (results/search_val.md §12) and multires's fresh weights after the search
+    (results/multires_shapes_val.md)."""
     weights = ("optimizer", "lr", "momentum", "nesterov", "betas", "weight_decay")
     recipe = (*(f"train.{k}" for k in weights), *(f"search.w_{k}" for k in weights),
               "train.schedule", "train.poly_power", "train.warmup_steps", "data.augment", "train.loss",
@@ -30,7 +31,7 @@ def test_the_shapes_benchmark_keeps_the_benchmark_protocol():
     for family in ("deeplabv3plus", "pspnet", "multires"):
         shapes = load_config(Path(CONFIGS_DIR) / f"benchmark_shapes_{family}.yaml")
         base = load_config(Path(CONFIGS_DIR) / f"benchmark_{family}.yaml")
-        held = ["search.search_resolution", "train.init"] if family == "multires" else []
+        held = ["search.search_resolution", *(["train.init"] if family == "multires" else [])]
         assert sorted(diff_configs(to_dict(shapes), to_dict(base), ignore=recipe)) == sorted(
             ["data.name", "data.num_classes", *held])
         assert shapes.data.image_size[0] >= 64 and shapes.data.image_size[1] >= 128
